@@ -3,8 +3,9 @@
 Flags are spelled as Kubo 0.22 spells them (``block put --cid-codec``, ``cat --offset/--length``);
 where the command refuses one (js-ipfs's ``jsipfs`` has no ``--cid-codec``) the legacy spelling
 is tried once and remembered. Output is parsed in both dialects (js-ipfs prints CIDv1 in
-base58btc and ``ls`` with mode and mtime columns). Every call is killed once it has made no
-progress (no output written, no input read) for *timeout* seconds.
+base58btc and ``ls`` with mode and mtime columns). Every call has a
+:class:`~casengine.stores.deadline.Deadline` (bytes written and read are its progress): a
+command that hangs or trickles is killed, with every process it started.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -21,15 +23,18 @@ from typing import Iterable, Iterator
 
 from ..dag.cid import Cid
 from ..dag.unixfs import DataType
-from ..errors import CidNotFound, InvalidCid, RemoteError, RemoteTimeout
+from ..errors import CidNotFound, InvalidCid, RemoteError
 from ..exporter import Entry
 from ..options import ImportOptions
 from ..repo import PinError
 from .base import Buffer
+from .deadline import Deadline
 from .kubo_rpc import CHUNK, NOT_FOUND, NOT_PINNED, add_args, parse_cid, root_cid
 from .tiered import RemoteTier, Source, block_cid, discard, place, staging_dir
 
 DEFAULT_TIMEOUT = 60.0
+#: Seconds between looks at a running command's progress.
+POLL = 0.02
 _UNKNOWN_FLAG = re.compile(r"unknown argument|unknown option|flag provided but not defined", re.I)
 
 
@@ -58,25 +63,30 @@ class KuboCLIStore(RemoteTier):
         if shutil.which(self.argv[0]) is None:
             raise RemoteError(f"{self.argv[0]}: command not found (set KUBO_CMD)")
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            # a session of its own: a timeout kills the command's children too (KUBO_CMD may be a wrapper)
             proc = subprocess.Popen(self.argv + args, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
-                                    stdout=out, stderr=err, cwd=cwd)
-            last = [time.monotonic()]
+                                    stdout=out, stderr=err, cwd=cwd, start_new_session=True)
+            fed = [0]
             writer = None
             if stdin is not None:
-                writer = threading.Thread(target=_feed, args=(proc.stdin, stdin, last), daemon=True)
+                writer = threading.Thread(target=_feed, args=(proc.stdin, stdin, fed), daemon=True)
                 writer.start()
             try:
-                written = 0
+                deadline = Deadline(self.timeout, self._name(args))
+                moved, last = 0, time.monotonic()
                 while proc.poll() is None:
-                    time.sleep(0.02)
-                    now = os.fstat(out.fileno()).st_size + os.fstat(err.fileno()).st_size
-                    if now != written:
-                        written, last[0] = now, time.monotonic()
-                    elif time.monotonic() - last[0] > self.timeout:
-                        raise RemoteTimeout(f"{self._name(args)}: no progress within {self.timeout:g} s")
+                    time.sleep(POLL)
+                    if writer is not None and not writer.is_alive():  # all input is in:
+                        deadline.restart()  # the output gets a budget of its own
+                        writer = None
+                    now = time.monotonic()
+                    total = os.fstat(out.fileno()).st_size + os.fstat(err.fileno()).st_size + fed[0]
+                    deadline.spent(now - last, total - moved)
+                    moved, last = total, now
+                    deadline.budget()  # RemoteTimeout once the command has used up its time
             finally:
                 if proc.poll() is None:
-                    proc.kill()
+                    _kill_group(proc)
                 proc.wait()
                 if writer is not None:
                     writer.join()
@@ -230,12 +240,20 @@ class KuboCLIStore(RemoteTier):
         raise RemoteError(f"{self._name(['repo', 'stat'])}: no RepoSize")
 
 
-def _feed(pipe, chunks: Iterable[bytes], last: list[float]) -> None:
-    """Write *chunks* to the child's stdin (a thread: the parent reads stdout meanwhile)."""
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the command and every process of its session."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _feed(pipe, chunks: Iterable[bytes], fed: list[int]) -> None:
+    """Write *chunks* to the child's stdin, counting the bytes (a thread: the parent watches meanwhile)."""
     try:
         for chunk in chunks:
             pipe.write(chunk)
-            last[0] = time.monotonic()
+            fed[0] += len(chunk)
     except (BrokenPipeError, ValueError):
         pass  # the child stopped reading; its exit status says why
     finally:

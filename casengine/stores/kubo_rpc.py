@@ -4,7 +4,8 @@ Speaks Kubo 0.22's RPC as Kubo documents it and copes with js-ipfs's Kubo-RPC se
 other implementation of the same API: CIDs it prints in base58btc are parsed as CIDs, sizes
 may be numbers or strings, and ``block/put`` gets ``format`` beside ``cid-codec`` for raw
 blocks (js-ipfs reads only the former). Request bodies (multipart uploads) and response
-bodies are streamed; every socket operation has a timeout, so no call can hang.
+bodies are streamed. Every call has a :class:`~casengine.stores.deadline.Deadline`: no peer
+can hold one for ever, silent or trickling.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import stat
 from typing import Iterable, Iterator
 from urllib.parse import quote, urlencode, urlsplit
@@ -26,11 +28,14 @@ from ..importer import _sorted_entries, is_hidden
 from ..options import ImportOptions
 from ..repo import PinError
 from .base import Buffer
+from .deadline import Deadline
 from .tiered import RemoteTier, Source, block_cid, discard, extract_tar, place, staging_dir
 
 DEFAULT_API = "http://127.0.0.1:5001"
 DEFAULT_TIMEOUT = 60.0
 CHUNK = 1 << 20
+#: Bytes handed to the socket per wait when sending (each piece gets what is left of the deadline).
+SEND_PIECE = 64 << 10
 NOT_FOUND = re.compile(r"ENOENT|not found|no link named|could not resolve|does not exist", re.I)
 NOT_PINNED = re.compile(r"not pinned|pinned indirectly|is pinned recursively", re.I)
 
@@ -162,13 +167,14 @@ class KuboRPCStore(RemoteTier):
               arg: object = None) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         """POST /api/v0/*cmd*; a 200 response, or the node's error raised as a typed error."""
         url = f"/api/v0/{cmd}?{urlencode(list(args), quote_via=quote)}"
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        conn = _Connection(self.host, self.port, Deadline(self.timeout, f"{self.api} {cmd}"))
         try:
             if body is None:
                 conn.request("POST", url)
             else:
                 conn.request("POST", url, body=iter(body),
                              headers={"Content-Type": f"multipart/form-data; boundary={body.boundary}"})
+            conn.deadline.restart()  # the answer's own budget
             resp = conn.getresponse()
             if resp.status != 200:
                 self._raise(cmd, resp, arg)
@@ -367,6 +373,43 @@ class KuboRPCStore(RemoteTier):
     def size(self) -> int:
         """RepoSize as the node reports it (its whole repo, not only block bytes)."""
         return int(json.loads(self._call("repo/stat"))["RepoSize"])
+
+
+class _TimedSocket(socket.socket):
+    """A socket whose every wait is charged to its call's :class:`Deadline`."""
+
+    deadline: Deadline
+
+    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
+        def recv(seconds: float) -> int:
+            self.settimeout(seconds)
+            return socket.socket.recv_into(self, buffer, nbytes, flags)
+        return self.deadline.wait(recv, moved=lambda n: n)
+
+    def sendall(self, data, flags: int = 0) -> None:
+        view = memoryview(data).cast("B")
+        for start in range(0, len(view), SEND_PIECE):
+            piece = view[start:start + SEND_PIECE]
+
+            def send(seconds: float) -> int:
+                self.settimeout(seconds)
+                socket.socket.sendall(self, piece, flags)
+                return len(piece)
+            self.deadline.wait(send, moved=lambda n: n)
+
+
+class _Connection(http.client.HTTPConnection):
+    """An HTTP connection whose connect, writes and reads all draw on one :class:`Deadline`."""
+
+    def __init__(self, host: str, port: int, deadline: Deadline):
+        super().__init__(host, port, timeout=deadline.timeout)
+        self.deadline = deadline
+
+    def connect(self) -> None:
+        sock = self.deadline.wait(lambda seconds: socket.create_connection((self.host, self.port), seconds))
+        self.sock = _TimedSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        self.sock.deadline = self.deadline
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class _Multipart:
