@@ -3,9 +3,9 @@
 Flags are spelled as Kubo 0.22 spells them (``block put --cid-codec``, ``cat --offset/--length``);
 where the command refuses one (js-ipfs's ``jsipfs`` has no ``--cid-codec``) the legacy spelling
 is tried once and remembered. Output is parsed in both dialects (js-ipfs prints CIDv1 in
-base58btc and ``ls`` with mode and mtime columns). Every call has a
-:class:`~casengine.stores.deadline.Deadline` (bytes written and read are its progress): a
-command that hangs or trickles is killed, with every process it started.
+base58btc and ``ls`` with mode and mtime columns); output that is neither is a RemoteError.
+Every call has a :class:`~casengine.stores.deadline.Deadline` (bytes written and read are its
+progress): a command that hangs or trickles is killed, with every process it started.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ..repo import PinError
 from .base import Buffer
 from .deadline import Deadline
 from .kubo_rpc import CHUNK, NOT_FOUND, NOT_PINNED, add_args, parse_cid, root_cid
-from .tiered import RemoteTier, Source, block_cid, discard, place, staging_dir
+from .tiered import RemoteTier, Source, block_cid, check_listed, discard, parsing, place, staging_dir
 
 DEFAULT_TIMEOUT = 60.0
 #: Seconds between looks at a running command's progress.
@@ -144,7 +144,9 @@ class KuboCLIStore(RemoteTier):
 
     def ls(self, path: str | Cid) -> list[Entry]:
         root_cid(path)
-        return [_ls_line(line) for line in self._text(["ls", str(path)], arg=path).splitlines() if line.strip()]
+        out = self._text(["ls", str(path)], arg=path)
+        with parsing(self._name(["ls"])):
+            return [_ls_line(line) for line in out.splitlines() if line.strip()]
 
     def get_to_path(self, path: str | Cid, output_path: str | os.PathLike) -> None:
         """``ipfs get`` into a fresh directory beside *output_path*, then moved into place.
@@ -166,16 +168,18 @@ class KuboCLIStore(RemoteTier):
             discard(stage)
 
     def pin_add(self, cid: Cid, recursive: bool = True) -> None:
-        self._run(["pin", "add", f"--recursive={'true' if recursive else 'false'}", str(cid)], arg=cid)
+        args = ["pin", "add", f"--recursive={'true' if recursive else 'false'}", str(cid)]
+        check_listed(self._name(args), cid, self._text(args, arg=cid).split())  # "pinned CID recursively"
 
     def pin_rm(self, cid: Cid, recursive: bool = True) -> None:
-        self._run(["pin", "rm", f"--recursive={'true' if recursive else 'false'}", str(cid)], arg=cid)
+        args = ["pin", "rm", f"--recursive={'true' if recursive else 'false'}", str(cid)]
+        check_listed(self._name(args), cid, self._text(args, arg=cid).split())  # "unpinned CID"
 
     def pin_ls(self, kind: str = "all") -> Iterator[tuple[Cid, str]]:
-        for line in self._text(["pin", "ls", f"--type={kind}"]).splitlines():
-            parts = line.split()
-            if len(parts) >= 2:
-                yield Cid.parse(parts[0]), parts[1]
+        out = self._text(["pin", "ls", f"--type={kind}"])
+        with parsing(self._name(["pin", "ls"])):
+            pins = [(Cid.parse(parts[0]), parts[1]) for parts in map(str.split, out.splitlines()) if len(parts) >= 2]
+        yield from pins
 
     def block_put(self, data: Buffer, codec: str = "raw", hash: str = "sha2-256") -> Cid:
         cid = block_cid(data, codec, hash)
@@ -192,11 +196,7 @@ class KuboCLIStore(RemoteTier):
         return self._check(cid, parse_cid(out.strip()))
 
     def block_stat(self, cid: Cid) -> int:
-        for line in self._text(["block", "stat", str(cid)], arg=cid).splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "Size":
-                return int(value)
-        raise RemoteError(f"{self._name(['block', 'stat'])}: no Size for {cid}")
+        return self._field(["block", "stat", str(cid)], "Size", arg=cid)
 
     def dag_export(self, cid: Cid) -> Iterator[bytes]:
         yield from self._stream(["dag", "export", str(cid)], arg=cid)
@@ -209,7 +209,8 @@ class KuboCLIStore(RemoteTier):
             if len(parts) == 3 and parts[0].lower() == "pinned root":
                 if parts[2] != "success":
                     raise RemoteError(f"{self._name(['dag', 'import'])}: pinning {parts[1]}: {parts[2]}")
-                roots.append(Cid.parse(parts[1]))
+                with parsing(self._name(["dag", "import"])):
+                    roots.append(Cid.parse(parts[1]))
         return roots
 
     # -- Blockstore ------------------------------------------------------------------------------------
@@ -229,15 +230,22 @@ class KuboCLIStore(RemoteTier):
         return True
 
     def multihashes(self) -> Iterator[bytes]:
-        for line in self._text(["refs", "local"]).split():
-            yield Cid.parse(line).multihash
+        out = self._text(["refs", "local"])
+        with parsing(self._name(["refs", "local"])):
+            refs = [Cid.parse(line).multihash for line in out.split()]
+        yield from refs
 
     def size(self) -> int:
-        for line in self._text(["repo", "stat"]).splitlines():
+        return self._field(["repo", "stat"], "RepoSize")
+
+    def _field(self, args: list[str], name: str, *, arg: object = None) -> int:
+        """The number on the ``NAME: VALUE`` line of the command's output."""
+        for line in self._text(args, arg=arg).splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "RepoSize":
-                return int(value)
-        raise RemoteError(f"{self._name(['repo', 'stat'])}: no RepoSize")
+            if key.strip() == name:
+                with parsing(self._name(args)):
+                    return int(value)
+        raise RemoteError(f"{self._name(args)}: no {name} in the output")
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

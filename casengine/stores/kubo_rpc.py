@@ -5,7 +5,8 @@ other implementation of the same API: CIDs it prints in base58btc are parsed as 
 may be numbers or strings, and ``block/put`` gets ``format`` beside ``cid-codec`` for raw
 blocks (js-ipfs reads only the former). Request bodies (multipart uploads) and response
 bodies are streamed. Every call has a :class:`~casengine.stores.deadline.Deadline`: no peer
-can hold one for ever, silent or trickling.
+can hold one for ever, silent or trickling. An answer that is not what the command prints
+(cut short, not JSON, missing its fields) is a RemoteError, like any other failure of the node.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 import secrets
 import socket
 import stat
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 from ..dag.cid import Cid
@@ -29,7 +30,9 @@ from ..options import ImportOptions
 from ..repo import PinError
 from .base import Buffer
 from .deadline import Deadline
-from .tiered import RemoteTier, Source, block_cid, discard, extract_tar, place, staging_dir
+from .tiered import RemoteTier, Source, block_cid, check_listed, discard, extract_tar, parsing, place, staging_dir
+
+T = TypeVar("T")
 
 DEFAULT_API = "http://127.0.0.1:5001"
 DEFAULT_TIMEOUT = 60.0
@@ -211,6 +214,13 @@ class KuboRPCStore(RemoteTier):
               arg: object = None) -> bytes:
         return b"".join(self._stream(cmd, args, body, arg))
 
+    def _answer(self, cmd: str, read: Callable[[Any], T], args: Iterable[tuple[str, str]] = (),
+                body: "_Multipart | None" = None, arg: object = None) -> T:
+        """*read* applied to the JSON value *cmd* answers (RemoteError if it is not what Kubo sends)."""
+        data = self._call(cmd, args, body, arg)
+        with parsing(f"{self.api} {cmd}"):
+            return read(json.loads(data))
+
     def _stream(self, cmd: str, args: Iterable[tuple[str, str]] = (), body: "_Multipart | None" = None,
                 arg: object = None) -> Iterator[bytes]:
         conn, resp = self._open(cmd, args, body, arg)
@@ -220,6 +230,9 @@ class KuboRPCStore(RemoteTier):
             while chunk := resp.read1(CHUNK):
                 got += len(chunk)
                 yield chunk
+            if resp.length:  # read1 ends quietly when the peer closes early
+                raise RemoteError(f"{self.api} {cmd}: the answer ended {resp.length} bytes short of its "
+                                  "Content-Length")
         except BaseException as e:
             raise self._wrap(cmd, e) from None
         finally:
@@ -244,14 +257,16 @@ class KuboRPCStore(RemoteTier):
             value = json.loads(line)
         except ValueError:
             raise RemoteError(f"{self.api} {cmd}: unexpected output {line[:80]!r}") from None
-        if isinstance(value, dict) and value.get("Type") == "error" and "Message" in value:
-            message = value["Message"]
+        if not isinstance(value, dict):
+            raise RemoteError(f"{self.api} {cmd}: unexpected output {line[:80]!r}")
+        if value.get("Type") == "error" and "Message" in value:
+            message = str(value["Message"])
             raise (CidNotFound(arg, message) if NOT_FOUND.search(message) else RemoteError(f"{self.api} {cmd}: {message}"))
         return value
 
     # -- RemoteTier ----------------------------------------------------------------------------------
     def version(self) -> str:
-        return json.loads(self._call("version"))["Version"]
+        return self._answer("version", lambda answer: str(answer["Version"]))
 
     def add(self, source: Source, options: ImportOptions = ImportOptions(), *, recursive: bool = True) -> Cid | str:
         args = add_args(options)
@@ -282,15 +297,8 @@ class KuboRPCStore(RemoteTier):
 
     def ls(self, path: str | Cid) -> list[Entry]:
         root_cid(path)
-        objects = json.loads(self._call("ls", [("arg", str(path)), ("resolve-type", "true"), ("size", "true")],
-                                        arg=path)).get("Objects") or [{}]
-        out = []
-        for link in objects[0].get("Links") or []:
-            cid = parse_cid(link["Hash"])
-            if not isinstance(cid, Cid):
-                raise RemoteError(f"{self.api} ls: {link['Hash']!r} is not a CID")
-            out.append(Entry(link.get("Name", ""), cid, int(link.get("Size") or 0), DataType(int(link.get("Type", 2)))))
-        return out
+        return self._answer("ls", _ls_entries, [("arg", str(path)), ("resolve-type", "true"), ("size", "true")],
+                            arg=path)
 
     def get_to_path(self, path: str | Cid, output_path: str | os.PathLike) -> None:
         """``/get``'s tar stream unpacked beside *output_path*, then moved into place."""
@@ -307,30 +315,30 @@ class KuboRPCStore(RemoteTier):
             discard(stage)
 
     def pin_add(self, cid: Cid, recursive: bool = True) -> None:
-        self._call("pin/add", [("arg", str(cid)), ("recursive", _bool(recursive))], arg=cid)
+        self._answer("pin/add", lambda answer: check_listed(f"{self.api} pin/add", cid, answer["Pins"]),
+                     [("arg", str(cid)), ("recursive", _bool(recursive))], arg=cid)
 
     def pin_rm(self, cid: Cid, recursive: bool = True) -> None:
-        self._call("pin/rm", [("arg", str(cid)), ("recursive", _bool(recursive))], arg=cid)
+        self._answer("pin/rm", lambda answer: check_listed(f"{self.api} pin/rm", cid, answer["Pins"]),
+                     [("arg", str(cid)), ("recursive", _bool(recursive))], arg=cid)
 
     def pin_ls(self, kind: str = "all") -> Iterator[tuple[Cid, str]]:
-        keys = json.loads(self._call("pin/ls", [("type", kind)])).get("Keys") or {}
-        for text, info in keys.items():
-            cid = parse_cid(text)
-            if isinstance(cid, Cid):
-                yield cid, info.get("Type", "")
+        def read(answer: dict) -> list[tuple[Cid, str]]:
+            listed = [(parse_cid(text), info.get("Type", "")) for text, info in (answer.get("Keys") or {}).items()]
+            return [(cid, how) for cid, how in listed if isinstance(cid, Cid)]
+        yield from self._answer("pin/ls", read, [("type", kind)])
 
     def block_put(self, data: Buffer, codec: str = "raw", hash: str = "sha2-256") -> Cid:
         cid = block_cid(data, codec, hash)
         args = [("cid-codec", codec), ("mhtype", hash), ("pin", "false")]
         if codec == "raw":  # Kubo 0.22 takes the legacy `format` beside cid-codec; js-ipfs reads only it
             args.append(("format", "raw"))
-        answer = json.loads(self._call("block/put", args, _Multipart([("block", "application/octet-stream",
-                                                                          (bytes(data),))])))
-        return self._check(cid, parse_cid(answer["Key"]))
+        got = self._answer("block/put", lambda answer: parse_cid(answer["Key"]), args,
+                           _Multipart([("block", "application/octet-stream", (bytes(data),))]))
+        return self._check(cid, got)
 
     def block_stat(self, cid: Cid) -> int:
-        answer = json.loads(self._call("block/stat", [("arg", str(cid))], arg=cid))
-        return int(answer["Size"])
+        return self._answer("block/stat", lambda answer: int(answer["Size"]), [("arg", str(cid))], arg=cid)
 
     def dag_export(self, cid: Cid) -> Iterator[bytes]:
         yield from self._stream("dag/export", [("arg", str(cid))], arg=cid)
@@ -343,7 +351,8 @@ class KuboRPCStore(RemoteTier):
             if root.get("PinErrorMsg"):
                 raise RemoteError(f"{self.api} dag/import: {root['PinErrorMsg']}")
             if "Cid" in root:
-                roots.append(Cid.parse(root["Cid"]["/"]))
+                with parsing(f"{self.api} dag/import"):
+                    roots.append(Cid.parse(root["Cid"]["/"]))
         return roots
 
     # -- Blockstore -------------------------------------------------------------------------------
@@ -368,11 +377,21 @@ class KuboRPCStore(RemoteTier):
         for line in self._json_lines("refs/local"):
             if line.get("Err"):
                 raise RemoteError(f"{self.api} refs/local: {line['Err']}")
-            yield Cid.parse(line["Ref"]).multihash
+            with parsing(f"{self.api} refs/local"):
+                yield Cid.parse(line["Ref"]).multihash
 
     def size(self) -> int:
         """RepoSize as the node reports it (its whole repo, not only block bytes)."""
-        return int(json.loads(self._call("repo/stat"))["RepoSize"])
+        return self._answer("repo/stat", lambda answer: int(answer["RepoSize"]))
+
+
+def _ls_entries(answer: dict) -> list[Entry]:
+    """The entries of ``ls``'s answer (parsing errors become RemoteError in :meth:`KuboRPCStore._answer`)."""
+    out = []
+    for link in ((answer.get("Objects") or [{}])[0].get("Links") or []):
+        cid = Cid.parse(link["Hash"])
+        out.append(Entry(link.get("Name", ""), cid, int(link.get("Size") or 0), DataType(int(link.get("Type", 2)))))
+    return out
 
 
 class _TimedSocket(socket.socket):
