@@ -6,7 +6,8 @@ may be numbers or strings, and ``block/put`` gets ``format`` beside ``cid-codec`
 blocks (js-ipfs reads only the former). Request bodies (multipart uploads) and response
 bodies are streamed. Every call has a :class:`~casengine.stores.deadline.Deadline`: no peer
 can hold one for ever, silent or trickling. An answer that is not what the command prints
-(cut short, not JSON, missing its fields) is a RemoteError, like any other failure of the node.
+(cut short, not JSON, missing its fields) is a RemoteError, like any other failure of the node,
+and so is a stream that Kubo ends early with an ``X-Stream-Error`` trailer.
 """
 
 from __future__ import annotations
@@ -233,6 +234,9 @@ class KuboRPCStore(RemoteTier):
             if resp.length:  # read1 ends quietly when the peer closes early
                 raise RemoteError(f"{self.api} {cmd}: the answer ended {resp.length} bytes short of its "
                                   "Content-Length")
+            if resp.stream_error:  # Kubo's word for a stream that failed after it began
+                message = f"{self.api} {cmd}: {resp.stream_error}"
+                raise CidNotFound(arg, message) if NOT_FOUND.search(message) else RemoteError(message)
         except BaseException as e:
             raise self._wrap(cmd, e) from None
         finally:
@@ -417,8 +421,28 @@ class _TimedSocket(socket.socket):
             self.deadline.wait(send, moved=lambda n: n)
 
 
+class _Response(http.client.HTTPResponse):
+    """A response that keeps Kubo's ``X-Stream-Error`` trailer (http.client reads trailers only to
+    drop them): the error of a command whose output had already begun to stream."""
+
+    stream_error: str | None = None
+
+    def _read_and_discard_trailer(self) -> None:
+        while True:
+            line = self.fp.readline(http.client._MAXLINE + 1)
+            if len(line) > http.client._MAXLINE:
+                raise http.client.LineTooLong("trailer line")
+            if line in (b"\r\n", b"\n", b""):
+                return
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip().lower() == "x-stream-error":
+                self.stream_error = value.strip()
+
+
 class _Connection(http.client.HTTPConnection):
     """An HTTP connection whose connect, writes and reads all draw on one :class:`Deadline`."""
+
+    response_class = _Response
 
     def __init__(self, host: str, port: int, deadline: Deadline):
         super().__init__(host, port, timeout=deadline.timeout)
