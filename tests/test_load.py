@@ -5,14 +5,9 @@ else; all pinned content reads back as added and the store verifies; after unpin
 is back to its baseline (blocks and bytes, the byte counter agreeing with the blocks)."""
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from bench_scripts import bench_script
 
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "load.py"
-_spec = importlib.util.spec_from_file_location("bench_load", BENCH)
-load = sys.modules["bench_load"] = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(load)
+load = bench_script("load")
 
 
 def test_four_processes_of_mixed_operations_on_one_repo(tmp_path):
