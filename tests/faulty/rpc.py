@@ -62,8 +62,7 @@ class FaultyKubo:
         self._faults: dict[str, str] = {}
         self._closing = threading.Event()
         handler = type("Handler", (_Handler,), {"kubo": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
         self._thread.start()
@@ -223,6 +222,11 @@ def _multipart_files(body: bytes) -> list[tuple[str, bytes]]:
         name = head.split(b'filename="', 1)[-1].split(b'"', 1)[0].decode() if b"filename=" in head else ""
         files.append((name, content[:-2]))
     return files
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 drops SYNs when many calls come at once (1 s retries)
 
 
 class _Handler(BaseHTTPRequestHandler):
