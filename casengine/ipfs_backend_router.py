@@ -11,9 +11,15 @@ Tiers, in order of preference, each probed before it is used:
 * ``local``: casengine's LMDB repository under ``$HF_HOME/casengine`` (reads through to Kubo);
 * ``kubo``: a Kubo node over its RPC API (``$KUBO_API``) or else its CLI (``$KUBO_CMD``).
 
-A call that fails on one tier (unreachable, or the CID is not there) goes to the next one with
-a logged warning; ``backend.selection`` says which tiers are in use and why the others were
-passed over, ``backend.last_call`` which tier answered the last call and which failed first.
+A call that fails on one tier (unreachable, timed out, the CID is not there, or the tier's
+answer does not match the CID) goes to the next one with a logged warning;
+``backend.selection`` says which tiers are in use and why the others were passed over,
+``backend.last_call`` which tier answered the last call and which failed first.
+
+Nothing a remote tier says is taken on trust: content is read from its blocks, each re-hashed
+(a node's own ``cat`` or ``get`` stream cannot be checked against the CID asked for), a CAR it
+exports is checked block by block, and the CID it prints for an ``add`` must be the one
+casengine computes for the same content.
 
 Environment (as the seed documents it): ``IPFS_BACKEND`` forces a registered backend
 (built in: ``ipfs_kit``, ``hf_cache`` alias ``local``, ``kubo``, ``kubo_rpc``, ``kubo_cli``);
@@ -35,8 +41,10 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Protocol, runtim
 from . import car
 from .dag.cid import Cid
 from .dag.links import links
-from .errors import CasError, CidNotFound, InvalidOption, RemoteError, StoreError, TierUnavailable
+from .errors import (CasError, CidNotFound, CorruptBlock, DecodeError, InvalidOption, RemoteError, StoreError,
+                     TierUnavailable)
 from .exporter import Entry, Exporter
+from .importer import Importer
 from .options import DEFAULT_PROFILE, ImportOptions
 from .repo import Repo, default_path
 from .stores.ipfs_kit import IPFSKitStore
@@ -157,14 +165,17 @@ def _text(cid: Cid | str) -> str:
 def verified_car(chunks: Iterable[bytes], root: Cid) -> bytes:
     """A CAR that holds *root* and every block it links to, each block hash-checked."""
     data = b"".join(chunks)
-    reader = car.CarReader(io.BytesIO(data))
-    if reader.roots != [root]:
-        raise RemoteError(f"dag export of {root} has roots {[str(r) for r in reader.roots]}")
     have: set[bytes] = set()
     wanted: set[bytes] = {root.multihash}
-    for cid, block in reader:
-        have.add(cid.multihash)
-        wanted.update(c.multihash for c in links(cid, block) if not c.is_identity)
+    try:
+        reader = car.CarReader(io.BytesIO(data))
+        if reader.roots != [root]:
+            raise RemoteError(f"dag export of {root} has roots {[str(r) for r in reader.roots]}")
+        for cid, block in reader:
+            have.add(cid.multihash)
+            wanted.update(c.multihash for c in links(cid, block) if not c.is_identity)
+    except DecodeError as e:
+        raise RemoteError(f"dag export of {root} is not a valid CAR: {e}") from None
     if wanted - have:
         raise CidNotFound(root, f"dag export is missing {len(wanted - have)} block(s)")
     return data
@@ -177,16 +188,28 @@ class NodeBackend:
 
     def __init__(self, node: Any):
         self.node = node
+        # file content comes from the node's blocks, each re-hashed (a remote's cat cannot be checked)
+        self.exporter: Exporter = Exporter(node) if isinstance(node, RemoteTier) else node.exporter
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.node!r})"
 
+    def _add(self, source: Source, options: ImportOptions, recursive: bool = True) -> str:
+        cid = self.node.add(source, options, recursive=recursive)
+        if isinstance(self.node, RemoteTier):
+            importer = Importer(None, options)  # hashes only: the CID Kubo gives this content
+            bare = isinstance(source, (bytes, bytearray, memoryview))
+            expected = importer.add_bytes(source).cid if bare else importer.add_path(source, recursive=recursive).cid
+            if cid != expected:
+                raise RemoteError(f"{self.node.name} add printed {cid}, but the content's CID is {expected}")
+        return _text(cid)
+
     def add_bytes(self, data: bytes, *, pin: bool = True, profile: Optional[str] = None) -> str:
-        return _text(self.node.add(bytes(data), _options(profile, pin=pin)))
+        return self._add(bytes(data), _options(profile, pin=pin))
 
     def cat(self, cid: str) -> bytes:
         root_cid(cid)
-        return b"".join(self.node.cat(cid))
+        return self.exporter.read(cid)
 
     def pin(self, cid: str) -> None:
         self.node.pin_add(_cid(cid))
@@ -202,15 +225,15 @@ class NodeBackend:
 
     def add_path(self, path: str, *, recursive: bool = True, pin: bool = True, chunker: Optional[str] = None,
                  profile: Optional[str] = None) -> str:
-        return _text(self.node.add(path, _options(profile, pin=pin, chunker=chunker), recursive=recursive))
+        return self._add(path, _options(profile, pin=pin, chunker=chunker), recursive)
 
     def get_to_path(self, cid: str, *, output_path: str) -> None:
         root_cid(cid)
-        self.node.get_to_path(cid, output_path)
+        self.exporter.get(cid, output_path)
 
     def ls(self, cid: str) -> list[str]:
         root_cid(cid)
-        return [e.name for e in self.node.ls(cid)]
+        return [e.name for e in self.exporter.ls(cid)]
 
     def dag_export(self, cid: str) -> bytes:
         root = _cid(cid)
@@ -307,7 +330,7 @@ class FallbackBackend:
         for name, backend in self.tiers:
             try:
                 result = getattr(backend, op)(*args, **kwargs)
-            except (RemoteError, CidNotFound) as e:
+            except (RemoteError, CidNotFound, CorruptBlock) as e:
                 logger.warning("%s on tier %s failed (%s); trying the next tier", op, name, e)
                 passed.append((name, str(e)))
                 errors.append(e)

@@ -3,8 +3,9 @@
 Flags are spelled as Kubo 0.22 spells them (``block put --cid-codec``, ``cat --offset/--length``);
 where the command refuses one (js-ipfs's ``jsipfs`` has no ``--cid-codec``) the legacy spelling
 is tried once and remembered. Output is parsed in both dialects (js-ipfs prints CIDv1 in
-base58btc and ``ls`` with mode and mtime columns). Every call is killed once it has made no
-progress (no output written, no input read) for *timeout* seconds.
+base58btc and ``ls`` with mode and mtime columns); output that is neither is a RemoteError.
+Every call has a :class:`~casengine.stores.deadline.Deadline` (bytes written and read are its
+progress): a command that hangs or trickles is killed, with every process it started.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -21,15 +23,18 @@ from typing import Iterable, Iterator
 
 from ..dag.cid import Cid
 from ..dag.unixfs import DataType
-from ..errors import CidNotFound, InvalidCid, RemoteError, RemoteTimeout
+from ..errors import CidNotFound, InvalidCid, RemoteError
 from ..exporter import Entry
 from ..options import ImportOptions
 from ..repo import PinError
 from .base import Buffer
+from .deadline import Deadline
 from .kubo_rpc import CHUNK, NOT_FOUND, NOT_PINNED, add_args, parse_cid, root_cid
-from .tiered import RemoteTier, Source, block_cid, discard, place, staging_dir
+from .tiered import RemoteTier, Source, block_cid, check_listed, discard, parsing, place, staging_dir
 
 DEFAULT_TIMEOUT = 60.0
+#: Seconds between looks at a running command's progress.
+POLL = 0.02
 _UNKNOWN_FLAG = re.compile(r"unknown argument|unknown option|flag provided but not defined", re.I)
 
 
@@ -58,25 +63,30 @@ class KuboCLIStore(RemoteTier):
         if shutil.which(self.argv[0]) is None:
             raise RemoteError(f"{self.argv[0]}: command not found (set KUBO_CMD)")
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            # a session of its own: a timeout kills the command's children too (KUBO_CMD may be a wrapper)
             proc = subprocess.Popen(self.argv + args, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
-                                    stdout=out, stderr=err, cwd=cwd)
-            last = [time.monotonic()]
+                                    stdout=out, stderr=err, cwd=cwd, start_new_session=True)
+            fed = [0]
             writer = None
             if stdin is not None:
-                writer = threading.Thread(target=_feed, args=(proc.stdin, stdin, last), daemon=True)
+                writer = threading.Thread(target=_feed, args=(proc.stdin, stdin, fed), daemon=True)
                 writer.start()
             try:
-                written = 0
+                deadline = Deadline(self.timeout, self._name(args))
+                moved, last = 0, time.monotonic()
                 while proc.poll() is None:
-                    time.sleep(0.02)
-                    now = os.fstat(out.fileno()).st_size + os.fstat(err.fileno()).st_size
-                    if now != written:
-                        written, last[0] = now, time.monotonic()
-                    elif time.monotonic() - last[0] > self.timeout:
-                        raise RemoteTimeout(f"{self._name(args)}: no progress within {self.timeout:g} s")
+                    time.sleep(POLL)
+                    if writer is not None and not writer.is_alive():  # all input is in:
+                        deadline.restart()  # the output gets a budget of its own
+                        writer = None
+                    now = time.monotonic()
+                    total = os.fstat(out.fileno()).st_size + os.fstat(err.fileno()).st_size + fed[0]
+                    deadline.spent(now - last, total - moved)
+                    moved, last = total, now
+                    deadline.budget()  # RemoteTimeout once the command has used up its time
             finally:
                 if proc.poll() is None:
-                    proc.kill()
+                    _kill_group(proc)
                 proc.wait()
                 if writer is not None:
                     writer.join()
@@ -134,7 +144,9 @@ class KuboCLIStore(RemoteTier):
 
     def ls(self, path: str | Cid) -> list[Entry]:
         root_cid(path)
-        return [_ls_line(line) for line in self._text(["ls", str(path)], arg=path).splitlines() if line.strip()]
+        out = self._text(["ls", str(path)], arg=path)
+        with parsing(self._name(["ls"])):
+            return [_ls_line(line) for line in out.splitlines() if line.strip()]
 
     def get_to_path(self, path: str | Cid, output_path: str | os.PathLike) -> None:
         """``ipfs get`` into a fresh directory beside *output_path*, then moved into place.
@@ -156,16 +168,18 @@ class KuboCLIStore(RemoteTier):
             discard(stage)
 
     def pin_add(self, cid: Cid, recursive: bool = True) -> None:
-        self._run(["pin", "add", f"--recursive={'true' if recursive else 'false'}", str(cid)], arg=cid)
+        args = ["pin", "add", f"--recursive={'true' if recursive else 'false'}", str(cid)]
+        check_listed(self._name(args), cid, self._text(args, arg=cid).split())  # "pinned CID recursively"
 
     def pin_rm(self, cid: Cid, recursive: bool = True) -> None:
-        self._run(["pin", "rm", f"--recursive={'true' if recursive else 'false'}", str(cid)], arg=cid)
+        args = ["pin", "rm", f"--recursive={'true' if recursive else 'false'}", str(cid)]
+        check_listed(self._name(args), cid, self._text(args, arg=cid).split())  # "unpinned CID"
 
     def pin_ls(self, kind: str = "all") -> Iterator[tuple[Cid, str]]:
-        for line in self._text(["pin", "ls", f"--type={kind}"]).splitlines():
-            parts = line.split()
-            if len(parts) >= 2:
-                yield Cid.parse(parts[0]), parts[1]
+        out = self._text(["pin", "ls", f"--type={kind}"])
+        with parsing(self._name(["pin", "ls"])):
+            pins = [(Cid.parse(parts[0]), parts[1]) for parts in map(str.split, out.splitlines()) if len(parts) >= 2]
+        yield from pins
 
     def block_put(self, data: Buffer, codec: str = "raw", hash: str = "sha2-256") -> Cid:
         cid = block_cid(data, codec, hash)
@@ -182,11 +196,7 @@ class KuboCLIStore(RemoteTier):
         return self._check(cid, parse_cid(out.strip()))
 
     def block_stat(self, cid: Cid) -> int:
-        for line in self._text(["block", "stat", str(cid)], arg=cid).splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "Size":
-                return int(value)
-        raise RemoteError(f"{self._name(['block', 'stat'])}: no Size for {cid}")
+        return self._field(["block", "stat", str(cid)], "Size", arg=cid)
 
     def dag_export(self, cid: Cid) -> Iterator[bytes]:
         yield from self._stream(["dag", "export", str(cid)], arg=cid)
@@ -199,7 +209,8 @@ class KuboCLIStore(RemoteTier):
             if len(parts) == 3 and parts[0].lower() == "pinned root":
                 if parts[2] != "success":
                     raise RemoteError(f"{self._name(['dag', 'import'])}: pinning {parts[1]}: {parts[2]}")
-                roots.append(Cid.parse(parts[1]))
+                with parsing(self._name(["dag", "import"])):
+                    roots.append(Cid.parse(parts[1]))
         return roots
 
     # -- Blockstore ------------------------------------------------------------------------------------
@@ -219,23 +230,38 @@ class KuboCLIStore(RemoteTier):
         return True
 
     def multihashes(self) -> Iterator[bytes]:
-        for line in self._text(["refs", "local"]).split():
-            yield Cid.parse(line).multihash
+        out = self._text(["refs", "local"])
+        with parsing(self._name(["refs", "local"])):
+            refs = [Cid.parse(line).multihash for line in out.split()]
+        yield from refs
 
     def size(self) -> int:
-        for line in self._text(["repo", "stat"]).splitlines():
+        return self._field(["repo", "stat"], "RepoSize")
+
+    def _field(self, args: list[str], name: str, *, arg: object = None) -> int:
+        """The number on the ``NAME: VALUE`` line of the command's output."""
+        for line in self._text(args, arg=arg).splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "RepoSize":
-                return int(value)
-        raise RemoteError(f"{self._name(['repo', 'stat'])}: no RepoSize")
+            if key.strip() == name:
+                with parsing(self._name(args)):
+                    return int(value)
+        raise RemoteError(f"{self._name(args)}: no {name} in the output")
 
 
-def _feed(pipe, chunks: Iterable[bytes], last: list[float]) -> None:
-    """Write *chunks* to the child's stdin (a thread: the parent reads stdout meanwhile)."""
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the command and every process of its session."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _feed(pipe, chunks: Iterable[bytes], fed: list[int]) -> None:
+    """Write *chunks* to the child's stdin, counting the bytes (a thread: the parent watches meanwhile)."""
     try:
         for chunk in chunks:
             pipe.write(chunk)
-            last[0] = time.monotonic()
+            fed[0] += len(chunk)
     except (BrokenPipeError, ValueError):
         pass  # the child stopped reading; its exit status says why
     finally:

@@ -4,7 +4,10 @@ Speaks Kubo 0.22's RPC as Kubo documents it and copes with js-ipfs's Kubo-RPC se
 other implementation of the same API: CIDs it prints in base58btc are parsed as CIDs, sizes
 may be numbers or strings, and ``block/put`` gets ``format`` beside ``cid-codec`` for raw
 blocks (js-ipfs reads only the former). Request bodies (multipart uploads) and response
-bodies are streamed; every socket operation has a timeout, so no call can hang.
+bodies are streamed. Every call has a :class:`~casengine.stores.deadline.Deadline`: no peer
+can hold one for ever, silent or trickling. An answer that is not what the command prints
+(cut short, not JSON, missing its fields) is a RemoteError, like any other failure of the node,
+and so is a stream that Kubo ends early with an ``X-Stream-Error`` trailer.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import json
 import os
 import re
 import secrets
+import socket
 import stat
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 from ..dag.cid import Cid
@@ -26,11 +30,16 @@ from ..importer import _sorted_entries, is_hidden
 from ..options import ImportOptions
 from ..repo import PinError
 from .base import Buffer
-from .tiered import RemoteTier, Source, block_cid, discard, extract_tar, place, staging_dir
+from .deadline import Deadline
+from .tiered import RemoteTier, Source, block_cid, check_listed, discard, extract_tar, parsing, place, staging_dir
+
+T = TypeVar("T")
 
 DEFAULT_API = "http://127.0.0.1:5001"
 DEFAULT_TIMEOUT = 60.0
 CHUNK = 1 << 20
+#: Bytes handed to the socket per wait when sending (each piece gets what is left of the deadline).
+SEND_PIECE = 64 << 10
 NOT_FOUND = re.compile(r"ENOENT|not found|no link named|could not resolve|does not exist", re.I)
 NOT_PINNED = re.compile(r"not pinned|pinned indirectly|is pinned recursively", re.I)
 
@@ -162,13 +171,14 @@ class KuboRPCStore(RemoteTier):
               arg: object = None) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         """POST /api/v0/*cmd*; a 200 response, or the node's error raised as a typed error."""
         url = f"/api/v0/{cmd}?{urlencode(list(args), quote_via=quote)}"
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        conn = _Connection(self.host, self.port, Deadline(self.timeout, f"{self.api} {cmd}"))
         try:
             if body is None:
                 conn.request("POST", url)
             else:
                 conn.request("POST", url, body=iter(body),
                              headers={"Content-Type": f"multipart/form-data; boundary={body.boundary}"})
+            conn.deadline.restart()  # the answer's own budget
             resp = conn.getresponse()
             if resp.status != 200:
                 self._raise(cmd, resp, arg)
@@ -205,6 +215,13 @@ class KuboRPCStore(RemoteTier):
               arg: object = None) -> bytes:
         return b"".join(self._stream(cmd, args, body, arg))
 
+    def _answer(self, cmd: str, read: Callable[[Any], T], args: Iterable[tuple[str, str]] = (),
+                body: "_Multipart | None" = None, arg: object = None) -> T:
+        """*read* applied to the JSON value *cmd* answers (RemoteError if it is not what Kubo sends)."""
+        data = self._call(cmd, args, body, arg)
+        with parsing(f"{self.api} {cmd}"):
+            return read(json.loads(data))
+
     def _stream(self, cmd: str, args: Iterable[tuple[str, str]] = (), body: "_Multipart | None" = None,
                 arg: object = None) -> Iterator[bytes]:
         conn, resp = self._open(cmd, args, body, arg)
@@ -214,6 +231,12 @@ class KuboRPCStore(RemoteTier):
             while chunk := resp.read1(CHUNK):
                 got += len(chunk)
                 yield chunk
+            if resp.length:  # read1 ends quietly when the peer closes early
+                raise RemoteError(f"{self.api} {cmd}: the answer ended {resp.length} bytes short of its "
+                                  "Content-Length")
+            if resp.stream_error:  # Kubo's word for a stream that failed after it began
+                message = f"{self.api} {cmd}: {resp.stream_error}"
+                raise CidNotFound(arg, message) if NOT_FOUND.search(message) else RemoteError(message)
         except BaseException as e:
             raise self._wrap(cmd, e) from None
         finally:
@@ -238,14 +261,16 @@ class KuboRPCStore(RemoteTier):
             value = json.loads(line)
         except ValueError:
             raise RemoteError(f"{self.api} {cmd}: unexpected output {line[:80]!r}") from None
-        if isinstance(value, dict) and value.get("Type") == "error" and "Message" in value:
-            message = value["Message"]
+        if not isinstance(value, dict):
+            raise RemoteError(f"{self.api} {cmd}: unexpected output {line[:80]!r}")
+        if value.get("Type") == "error" and "Message" in value:
+            message = str(value["Message"])
             raise (CidNotFound(arg, message) if NOT_FOUND.search(message) else RemoteError(f"{self.api} {cmd}: {message}"))
         return value
 
     # -- RemoteTier ----------------------------------------------------------------------------------
     def version(self) -> str:
-        return json.loads(self._call("version"))["Version"]
+        return self._answer("version", lambda answer: str(answer["Version"]))
 
     def add(self, source: Source, options: ImportOptions = ImportOptions(), *, recursive: bool = True) -> Cid | str:
         args = add_args(options)
@@ -276,15 +301,8 @@ class KuboRPCStore(RemoteTier):
 
     def ls(self, path: str | Cid) -> list[Entry]:
         root_cid(path)
-        objects = json.loads(self._call("ls", [("arg", str(path)), ("resolve-type", "true"), ("size", "true")],
-                                        arg=path)).get("Objects") or [{}]
-        out = []
-        for link in objects[0].get("Links") or []:
-            cid = parse_cid(link["Hash"])
-            if not isinstance(cid, Cid):
-                raise RemoteError(f"{self.api} ls: {link['Hash']!r} is not a CID")
-            out.append(Entry(link.get("Name", ""), cid, int(link.get("Size") or 0), DataType(int(link.get("Type", 2)))))
-        return out
+        return self._answer("ls", _ls_entries, [("arg", str(path)), ("resolve-type", "true"), ("size", "true")],
+                            arg=path)
 
     def get_to_path(self, path: str | Cid, output_path: str | os.PathLike) -> None:
         """``/get``'s tar stream unpacked beside *output_path*, then moved into place."""
@@ -301,30 +319,30 @@ class KuboRPCStore(RemoteTier):
             discard(stage)
 
     def pin_add(self, cid: Cid, recursive: bool = True) -> None:
-        self._call("pin/add", [("arg", str(cid)), ("recursive", _bool(recursive))], arg=cid)
+        self._answer("pin/add", lambda answer: check_listed(f"{self.api} pin/add", cid, answer["Pins"]),
+                     [("arg", str(cid)), ("recursive", _bool(recursive))], arg=cid)
 
     def pin_rm(self, cid: Cid, recursive: bool = True) -> None:
-        self._call("pin/rm", [("arg", str(cid)), ("recursive", _bool(recursive))], arg=cid)
+        self._answer("pin/rm", lambda answer: check_listed(f"{self.api} pin/rm", cid, answer["Pins"]),
+                     [("arg", str(cid)), ("recursive", _bool(recursive))], arg=cid)
 
     def pin_ls(self, kind: str = "all") -> Iterator[tuple[Cid, str]]:
-        keys = json.loads(self._call("pin/ls", [("type", kind)])).get("Keys") or {}
-        for text, info in keys.items():
-            cid = parse_cid(text)
-            if isinstance(cid, Cid):
-                yield cid, info.get("Type", "")
+        def read(answer: dict) -> list[tuple[Cid, str]]:
+            listed = [(parse_cid(text), info.get("Type", "")) for text, info in (answer.get("Keys") or {}).items()]
+            return [(cid, how) for cid, how in listed if isinstance(cid, Cid)]
+        yield from self._answer("pin/ls", read, [("type", kind)])
 
     def block_put(self, data: Buffer, codec: str = "raw", hash: str = "sha2-256") -> Cid:
         cid = block_cid(data, codec, hash)
         args = [("cid-codec", codec), ("mhtype", hash), ("pin", "false")]
         if codec == "raw":  # Kubo 0.22 takes the legacy `format` beside cid-codec; js-ipfs reads only it
             args.append(("format", "raw"))
-        answer = json.loads(self._call("block/put", args, _Multipart([("block", "application/octet-stream",
-                                                                          (bytes(data),))])))
-        return self._check(cid, parse_cid(answer["Key"]))
+        got = self._answer("block/put", lambda answer: parse_cid(answer["Key"]), args,
+                           _Multipart([("block", "application/octet-stream", (bytes(data),))]))
+        return self._check(cid, got)
 
     def block_stat(self, cid: Cid) -> int:
-        answer = json.loads(self._call("block/stat", [("arg", str(cid))], arg=cid))
-        return int(answer["Size"])
+        return self._answer("block/stat", lambda answer: int(answer["Size"]), [("arg", str(cid))], arg=cid)
 
     def dag_export(self, cid: Cid) -> Iterator[bytes]:
         yield from self._stream("dag/export", [("arg", str(cid))], arg=cid)
@@ -337,7 +355,8 @@ class KuboRPCStore(RemoteTier):
             if root.get("PinErrorMsg"):
                 raise RemoteError(f"{self.api} dag/import: {root['PinErrorMsg']}")
             if "Cid" in root:
-                roots.append(Cid.parse(root["Cid"]["/"]))
+                with parsing(f"{self.api} dag/import"):
+                    roots.append(Cid.parse(root["Cid"]["/"]))
         return roots
 
     # -- Blockstore -------------------------------------------------------------------------------
@@ -362,11 +381,78 @@ class KuboRPCStore(RemoteTier):
         for line in self._json_lines("refs/local"):
             if line.get("Err"):
                 raise RemoteError(f"{self.api} refs/local: {line['Err']}")
-            yield Cid.parse(line["Ref"]).multihash
+            with parsing(f"{self.api} refs/local"):
+                yield Cid.parse(line["Ref"]).multihash
 
     def size(self) -> int:
         """RepoSize as the node reports it (its whole repo, not only block bytes)."""
-        return int(json.loads(self._call("repo/stat"))["RepoSize"])
+        return self._answer("repo/stat", lambda answer: int(answer["RepoSize"]))
+
+
+def _ls_entries(answer: dict) -> list[Entry]:
+    """The entries of ``ls``'s answer (parsing errors become RemoteError in :meth:`KuboRPCStore._answer`)."""
+    out = []
+    for link in ((answer.get("Objects") or [{}])[0].get("Links") or []):
+        cid = Cid.parse(link["Hash"])
+        out.append(Entry(link.get("Name", ""), cid, int(link.get("Size") or 0), DataType(int(link.get("Type", 2)))))
+    return out
+
+
+class _TimedSocket(socket.socket):
+    """A socket whose every wait is charged to its call's :class:`Deadline`."""
+
+    deadline: Deadline
+
+    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
+        def recv(seconds: float) -> int:
+            self.settimeout(seconds)
+            return socket.socket.recv_into(self, buffer, nbytes, flags)
+        return self.deadline.wait(recv, moved=lambda n: n)
+
+    def sendall(self, data, flags: int = 0) -> None:
+        view = memoryview(data).cast("B")
+        for start in range(0, len(view), SEND_PIECE):
+            piece = view[start:start + SEND_PIECE]
+
+            def send(seconds: float) -> int:
+                self.settimeout(seconds)
+                socket.socket.sendall(self, piece, flags)
+                return len(piece)
+            self.deadline.wait(send, moved=lambda n: n)
+
+
+class _Response(http.client.HTTPResponse):
+    """A response that keeps Kubo's ``X-Stream-Error`` trailer (http.client reads trailers only to
+    drop them): the error of a command whose output had already begun to stream."""
+
+    stream_error: str | None = None
+
+    def _read_and_discard_trailer(self) -> None:
+        while True:
+            line = self.fp.readline(http.client._MAXLINE + 1)
+            if len(line) > http.client._MAXLINE:
+                raise http.client.LineTooLong("trailer line")
+            if line in (b"\r\n", b"\n", b""):
+                return
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip().lower() == "x-stream-error":
+                self.stream_error = value.strip()
+
+
+class _Connection(http.client.HTTPConnection):
+    """An HTTP connection whose connect, writes and reads all draw on one :class:`Deadline`."""
+
+    response_class = _Response
+
+    def __init__(self, host: str, port: int, deadline: Deadline):
+        super().__init__(host, port, timeout=deadline.timeout)
+        self.deadline = deadline
+
+    def connect(self) -> None:
+        sock = self.deadline.wait(lambda seconds: socket.create_connection((self.host, self.port), seconds))
+        self.sock = _TimedSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        self.sock.deadline = self.deadline
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class _Multipart:

@@ -16,13 +16,14 @@ import secrets
 import shutil
 import tarfile
 from abc import abstractmethod
+from contextlib import contextmanager
 from typing import BinaryIO, Iterable, Iterator
 
 from .. import car
 from ..dag import multihash
 from ..dag.cid import RAW, Cid, codec_code
 from ..dag.multihash import by_code
-from ..errors import CorruptBlock, RemoteError, UnsafePath
+from ..errors import CasError, CorruptBlock, DecodeError, RemoteError, UnsafePath
 from ..exporter import Entry, Exporter, _open_dir, _remove, check_name
 from ..options import ImportOptions
 from .base import Blockstore, Buffer, verify
@@ -99,6 +100,32 @@ class RemoteTier(Blockstore):
         if not isinstance(got, Cid) or got.multihash != cid.multihash:
             raise CorruptBlock(cid, f"the node stored it as {got}")
         return cid
+
+
+@contextmanager
+def parsing(what: str) -> Iterator[None]:
+    """Read a node's answer: one that is not what its command prints (not JSON, a field missing,
+    no CID where one belongs) is a RemoteError, a failure of the node like any other, so the
+    router tries the next tier instead of crashing on a KeyError."""
+    try:
+        yield
+    except DecodeError as e:
+        raise RemoteError(f"{what}: unexpected answer ({e})") from None
+    except CasError:
+        raise
+    except (ValueError, LookupError, TypeError, AttributeError) as e:
+        raise RemoteError(f"{what}: unexpected answer ({type(e).__name__}: {e})") from None
+
+
+def check_listed(what: str, cid: Cid, printed: Iterable[str]) -> None:
+    """A pin answer must name *cid* (in any base or version): success alone proves nothing."""
+    for text in printed:
+        try:
+            if Cid.parse(text).multihash == cid.multihash:
+                return
+        except DecodeError:
+            continue
+    raise RemoteError(f"{what}: the answer does not name {cid}")
 
 
 def block_cid(data: Buffer, codec: str, hash: str) -> Cid:
