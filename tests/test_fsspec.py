@@ -2,9 +2,9 @@
 files, ``put``, the ``fsspec.specs`` entry point with pandas, and fsspec's own abstract tests.
 
 fsspec's abstract suite (fsspec.tests.abstract): AbstractGetTests runs, with its scenarios built
-locally and stored by ``put`` (a content-addressed tree cannot be built by writing at paths),
-except test_get_directory_recursive, which builds its source with fs.mkdir/fs.touch. The Copy,
-Put, Mv, Open and Pipe suites do not apply: each writes at a path the test chooses, and in
+locally and stored by ``put`` (a content-addressed tree cannot be built by writing at paths);
+test_get_directory_recursive, which builds its source with fs.mkdir/fs.touch, is restated that way.
+The Copy, Put, Mv, Open and Pipe suites do not apply: each writes at a path the test chooses, and in
 ``cas://`` where content lands is its CID (writing modes raise InvalidOption, ``put`` returns the CID).
 """
 
@@ -194,7 +194,22 @@ class TestCASGet(AbstractFixtures, AbstractGetTests):
     def fs_10_files_with_hashed_names(self, fs, tmp_path):
         return self._stored(fs, tmp_path, self._10_files_with_hashed_names)
 
-    @pytest.mark.skip(reason="builds its source with fs.mkdir/fs.touch at chosen paths: cas:// is "
-                             "content-addressed (see the module docstring)")
-    def test_get_directory_recursive(self):
-        pass
+    def test_get_directory_recursive(self, fs, tmp_path, local_fs, local_join, local_target):
+        """fsspec's test with its source stored by put() instead of fs.mkdir/fs.touch."""
+        (tmp_path / "tree" / "src").mkdir(parents=True)
+        (tmp_path / "tree" / "src" / "file").touch()
+        src = fs.put(str(tmp_path / "tree")) + "/src"
+        target = local_target
+
+        assert not local_fs.exists(target)
+        for loop in range(2):  # without a slash: the second get lands inside the target
+            fs.get(src, target, recursive=True)
+            assert local_fs.isfile(local_join(target, "file"))
+            assert local_fs.exists(local_join(target, "src")) == (loop == 1)
+        assert local_fs.isfile(local_join(target, "src", "file"))
+        local_fs.rm(target, recursive=True)
+
+        for _ in range(2):  # with a slash: the contents land in the target both times
+            fs.get(src + "/", target, recursive=True)
+            assert local_fs.isfile(local_join(target, "file"))
+            assert not local_fs.exists(local_join(target, "src"))
