@@ -30,11 +30,11 @@ def blob_name(path: str, data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def build_cached_repo(hub, repo_id: str = "tiny-org/tiny-bert") -> str:
+def build_cached_repo(hub, repo_id: str = "tiny-org/tiny-bert", files: dict[str, bytes] = FILES) -> str:
     """The layout huggingface_hub's downloads leave: blobs/, snapshots/<commit>/ symlinks, refs/main."""
     storage = hub / f"models--{repo_id.replace('/', '--')}"
     (storage / "blobs").mkdir(parents=True)
-    for path, data in FILES.items():
+    for path, data in files.items():
         name = blob_name(path, data)
         (storage / "blobs" / name).write_bytes(data)
         link = storage / "snapshots" / COMMIT / path
@@ -93,6 +93,26 @@ def test_add_then_get_restores_what_snapshot_download_finds(hub, tmp_path, capsy
     again = run(capsys, "--repo", repo, "hf", "get", cid, "tiny-org/tiny-bert", "--cache-dir", str(hub),
                 "--revision", "v1.0")  # restoring over an existing snapshot, with one more ref
     assert again == snapshot and open(os.path.join(storage, "refs", "v1.0")).read() == COMMIT
+
+
+def test_transformers_from_pretrained_finds_a_restored_snapshot(hub, tmp_path, capsys):
+    """transformers' own offline loading (config and tokenizer; model weights would need torch, which
+    the test environment does not install) reads a snapshot that `hf get` restored from the store."""
+    import transformers
+    files = {"config.json": b'{"model_type": "bert", "hidden_size": 32, "vocab_size": 5}\n',
+             "vocab.txt": b"[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n",
+             "tokenizer_config.json": b'{"tokenizer_class": "BertTokenizer", "do_lower_case": true}\n'}
+    storage = build_cached_repo(hub, "tiny-org/bert-tok", files)
+    repo = str(tmp_path / "repo")
+    cid = run(capsys, "--repo", repo, "hf", "add", "tiny-org/bert-tok", "--cache-dir", str(hub)).split()[1]
+    shutil.rmtree(storage)
+    run(capsys, "--repo", repo, "hf", "get", cid, "tiny-org/bert-tok", "--cache-dir", str(hub))
+
+    config = transformers.AutoConfig.from_pretrained("tiny-org/bert-tok", local_files_only=True, cache_dir=hub)
+    assert (type(config).__name__, config.hidden_size) == ("BertConfig", 32)
+    tokenizer = transformers.AutoTokenizer.from_pretrained("tiny-org/bert-tok", local_files_only=True,
+                                                           cache_dir=hub)
+    assert tokenizer("hello")["input_ids"] == [2, 4, 3]  # [CLS] hello [SEP] by the restored vocab.txt
 
 
 def test_a_dag_without_manifest_is_restored_by_gitattributes(hub, tmp_path, capsys):
