@@ -192,15 +192,18 @@ class Exporter:
 
     # -- ls ---------------------------------------------------------------------------------------
     def ls(self, path: "str | Cid") -> list[Entry]:
-        """Directory entries (sorted as stored), or a file's child blocks with empty names."""
+        """Directory entries (sorted as stored), or a file's child blocks with empty names; each
+        sized as Kubo's ls sizes it (the child's file bytes, read from the child)."""
         node = self.resolve(path)
-        if not node.is_dir:
-            if node.pb is None:
-                return []
-            return [Entry("", lk.cid, lk.tsize or 0, DataType.FILE) for lk in node.pb.links]
+        if node.is_dir:
+            named = self.links(node)
+        elif node.pb is None:
+            return []
+        else:
+            named = (("", link) for link in node.pb.links)
         out = []
         known: dict[Cid, tuple[int, DataType, str | None]] = {}   # each child block read once
-        for name, link in self.links(node):
+        for name, link in named:
             if link.cid not in known:
                 child = self.node(link.cid)
                 size = child.file_size() if child.is_file else (child.fs.filesize or 0)

@@ -133,3 +133,14 @@ def test_stdin_get_and_ls(repo, tmp_path, capsys):
     assert (out_dir / "sub").is_dir()
     code, _, err = run(capsys, "cat", f"{root}/missing")
     assert code == 1 and "CID not found" in err
+
+
+@pytest.mark.parametrize("cid_version", ["0", "1"])
+def test_ls_of_a_file_sizes_its_blocks_by_their_file_bytes(repo, tmp_path, capsys, cid_version):
+    """Kubo's rule, from its source (core/coreapi/unixfs.go processLink, without --size): a dag-pb
+    child is sized by its UnixFS filesize, a raw one by its link; not the cumulative Tsize."""
+    f = tmp_path / "f.bin"
+    f.write_bytes(os.urandom(2 * 262144 + 1000))
+    root = run(capsys, "add", "-Q", f"--cid-version={cid_version}", str(f))[1].strip()
+    lines = run(capsys, "ls", root)[1].splitlines()
+    assert [line.split()[1:] for line in lines] == [["262144"], ["262144"], ["1000"]]
