@@ -193,7 +193,8 @@ class Exporter:
     # -- ls ---------------------------------------------------------------------------------------
     def ls(self, path: "str | Cid") -> list[Entry]:
         """Directory entries (sorted as stored), or a file's child blocks with empty names; each
-        sized as Kubo's ls sizes it (the child's file bytes, read from the child)."""
+        sized as Kubo's ls sizes it: a raw child by its link (not read, as in Kubo), a dag-pb
+        child by its file bytes, read from the child."""
         node = self.resolve(path)
         if node.is_dir:
             named = self.links(node)
@@ -204,7 +205,9 @@ class Exporter:
         out = []
         known: dict[Cid, tuple[int, DataType, str | None]] = {}   # each child block read once
         for name, link in named:
-            if link.cid not in known:
+            if link.cid.codec == RAW:
+                known[link.cid] = (link.tsize or 0, DataType.RAW, None)
+            elif link.cid not in known:
                 child = self.node(link.cid)
                 size = child.file_size() if child.is_file else (child.fs.filesize or 0)
                 target = os.fsdecode(child.fs.data or b"") if child.type == DataType.SYMLINK else None
