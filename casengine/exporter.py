@@ -191,20 +191,21 @@ class Exporter:
             stack.append(iter(hamt.entries(sub.pb, sub.fs)))
 
     # -- ls ---------------------------------------------------------------------------------------
+    def named_links(self, path: "str | Cid") -> list[tuple[str, pb.PBLink]]:
+        """What ``ls`` lists, without reading the children: a directory's (name, link) entries, or a
+        file's child links with empty names."""
+        node = self.resolve(path)
+        if node.is_dir:
+            return list(self.links(node))
+        return [("", link) for link in node.pb.links] if node.pb is not None else []
+
     def ls(self, path: "str | Cid") -> list[Entry]:
         """Directory entries (sorted as stored), or a file's child blocks with empty names; each
         sized as Kubo's ls sizes it: a raw child by its link (not read, as in Kubo), a dag-pb
         child by its file bytes, read from the child."""
-        node = self.resolve(path)
-        if node.is_dir:
-            named = self.links(node)
-        elif node.pb is None:
-            return []
-        else:
-            named = (("", link) for link in node.pb.links)
         out = []
         known: dict[Cid, tuple[int, DataType, str | None]] = {}   # each child block read once
-        for name, link in named:
+        for name, link in self.named_links(path):
             if link.cid.codec == RAW:
                 known[link.cid] = (link.tsize or 0, DataType.RAW, None)
             elif link.cid not in known:

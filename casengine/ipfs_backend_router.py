@@ -233,7 +233,7 @@ class NodeBackend:
 
     def ls(self, cid: str) -> list[str]:
         root_cid(cid)
-        return [e.name for e in self.exporter.ls(cid)]
+        return [name for name, _ in self.exporter.named_links(cid)]  # names only: no child is read
 
     def dag_export(self, cid: str) -> bytes:
         root = _cid(cid)

@@ -56,6 +56,20 @@ def test_quick_start_runs_as_written_with_kubo_identical_cids(env, tmp_path, kub
     assert cid_file == kubo.cid(model)
 
 
+def test_ls_reads_only_the_directory_not_its_entries(env, tmp_path):
+    """The router's ls gives names, so no entry's block is fetched (over a remote tier, each would
+    be a round trip): it answers with every entry's block gone."""
+    b = HuggingFaceCacheBackend(tmp_path / "cache")
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.txt").write_bytes(b"a" * 1000)
+    root = Cid.parse(b.add_path(str(tree), pin=False))
+    store = b.node.repo.store
+    for link in b.node.exporter.node(root).pb.links:
+        store.delete(link.cid)
+    assert b.ls(str(root)) == ["a.txt", "sub"]
+
+
 def test_backends_satisfy_the_protocol(env, tmp_path):
     assert isinstance(HuggingFaceCacheBackend(tmp_path / "c"), IPFSBackend)
     assert isinstance(KuboRPCBackend("http://127.0.0.1:9"), IPFSBackend)
