@@ -20,21 +20,12 @@ from peers.fixtures import Kubo, KuboRPC
 from peers.kubo_oracle import kubo as oracle
 
 
-def _require(*, needs_x86_64: bool, tools: tuple[str, ...]) -> None:
-    reason = peers.unsupported(needs_x86_64=needs_x86_64)
-    if reason:
-        pytest.skip(reason)
-    problem = peers.missing_tools(*tools)
-    if problem:
-        pytest.fail(problem, pytrace=False)
-
-
 @pytest.fixture(scope="session")
 def kubo() -> Iterator[Kubo]:
     """Kubo v0.22.0: kubo.cid(path, **opts), kubo.error(path, **opts), kubo.default_cid(path).
     Its two worker processes are shared by all pytest processes of this checkout; the last
     one to finish stops them."""
-    _require(needs_x86_64=True, tools=("unshare",))
+    peers.require(needs_x86_64=True, tools=("unshare",))
     if not os.path.exists(oracle.LIB):
         pytest.fail(f"the Kubo oracle is not installed ({oracle.LIB} missing): "
                     "bash tests/peers/kubo_oracle/setup.sh", pytrace=False)
@@ -48,7 +39,7 @@ def kubo() -> Iterator[Kubo]:
 @pytest.fixture(scope="session")
 def kubo_rpc_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KuboRPC]:
     """This process's js-ipfs Kubo-RPC server, started once; prefer `kubo_rpc` in tests."""
-    _require(needs_x86_64=False, tools=("unshare", "setpriv", "node"))
+    peers.require(needs_x86_64=False, tools=("unshare", "setpriv", "node"))
     if not jsipfs.installed():
         pytest.fail(f"js-ipfs is not installed ({jsipfs.cli()} missing): {jsipfs.INSTALL}", pytrace=False)
     server = KuboRPC(tmp_path_factory.mktemp("kubo-rpc") / "repo")

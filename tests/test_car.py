@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import urllib.parse
@@ -29,6 +28,7 @@ from casengine.options import ImportOptions
 from casengine.repo import Repo
 from casengine.stores.memory import MemoryStore
 
+import peers
 from peers import jsipfs
 from peers.kubo_oracle import dag as kubo_dag
 from peers.kubo_oracle import kubo as oracle
@@ -159,8 +159,7 @@ def test_js_ipfs_car_imports_into_casengine(kubo_rpc, repo, tree):
 @pytest.fixture(scope="session")
 def ipfs_car() -> list[str]:
     """argv prefix running npm ipfs-car offline (its own network namespace: it can reach nothing)."""
-    if os.geteuid() != 0 or not shutil.which("unshare"):
-        pytest.skip("needs root and unshare: ipfs-car runs in a private network namespace")
+    peers.require(needs_x86_64=False, tools=("unshare",))
     key = hashlib.sha256(b"".join((IPFS_CAR_DIR / f).read_bytes()
                                   for f in ("package.json", "package-lock.json"))).hexdigest()[:16]
     base = Path(os.environ.get("IPFS_CAR_HOME") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")

@@ -16,6 +16,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 # tool -> Debian package that provides it
 TOOLS = {"unshare": "util-linux", "setpriv": "util-linux", "node": "nodejs"}
 
@@ -38,6 +40,17 @@ def missing_tools(*tools: str) -> str | None:
         return None
     pkgs = " ".join(sorted({TOOLS[t] for t in missing}))
     return f"missing {', '.join(missing)}: apt-get install -y {pkgs}"
+
+
+def require(*, needs_x86_64: bool, tools: tuple[str, ...]) -> None:
+    """Skip where this host can never run the peer; fail, with the install command, where a
+    tool is merely missing (CI installs every one)."""
+    reason = unsupported(needs_x86_64=needs_x86_64)
+    if reason:
+        pytest.skip(reason)
+    problem = missing_tools(*tools)
+    if problem:
+        pytest.fail(problem, pytrace=False)
 
 
 class Lease:
