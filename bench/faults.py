@@ -36,10 +36,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from faulty.kubo_cmd import MODES  # noqa: E402
 from faulty.rpc import FAULTS, FaultyKubo  # noqa: E402
-from faulty.scenario import Content, check_store, make_content, router_ops  # noqa: E402
+from faulty.scenario import Content, check_store, hold, make_content, router_ops  # noqa: E402
 
 from casengine.errors import CasError  # noqa: E402
-from casengine.exporter import Exporter  # noqa: E402
 from casengine.ipfs_backend_router import (FallbackBackend, HuggingFaceCacheBackend, KuboCLIBackend,  # noqa: E402
                                            KuboRPCBackend, Selection)
 from casengine.stores.kubo_cli import KuboCLIStore  # noqa: E402
@@ -82,11 +81,7 @@ class Bench:
     def local(self, remote=None, *, holding: bool) -> HuggingFaceCacheBackend:
         backend = HuggingFaceCacheBackend(self.fresh("hf"), remote=remote)
         if holding:
-            repo, ex = backend.node.repo, Exporter(self.source)
-            for root in (self.content.file, self.content.tree):
-                repo.store.put_many(ex.walk(root))
-                repo.pin(root)
-            repo.put_block(self.content.block, self.content.block_bytes, pin=True)
+            hold(backend.node.repo, self.content, self.source)
         return backend
 
     def run(self, label: str, fault: str, tier: Callable[[], Any], remote: Callable[[], Any]) -> None:

@@ -24,12 +24,11 @@ from pathlib import Path
 import pytest
 from faulty.kubo_cmd import MODES
 from faulty.rpc import FAULTS, FaultyKubo
-from faulty.scenario import Content, check_store, make_content, router_ops
+from faulty.scenario import Content, check_store, hold, make_content, router_ops
 
 from casengine import ipfs_backend_router as router
 from casengine.dag.cid import Cid
 from casengine.errors import CasError, RemoteTimeout
-from casengine.exporter import Exporter
 from casengine.ipfs_backend_router import (FallbackBackend, HuggingFaceCacheBackend, KuboCLIBackend, KuboRPCBackend,
                                            Selection)
 from casengine.stores.kubo_cli import KuboCLIStore
@@ -77,12 +76,7 @@ def faulty_cmd(mode: str, *extra: str) -> str:
 def local_with(path: Path, content: Content, source: MemoryStore, remote=None) -> HuggingFaceCacheBackend:
     """A local tier holding (and pinning) the content, its blocks copied from the server's store."""
     backend = HuggingFaceCacheBackend(path, remote=remote)
-    repo = backend.node.repo
-    ex = Exporter(source)
-    for root in (content.file, content.tree):
-        repo.store.put_many(ex.walk(root))
-        repo.pin(root)
-    repo.put_block(content.block, content.block_bytes, pin=True)
+    hold(backend.node.repo, content, source)
     return backend
 
 

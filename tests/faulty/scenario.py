@@ -86,6 +86,15 @@ def router_ops(c: Content, out_dir: Path) -> tuple[list[Op], frozenset]:
     return ops, frozenset(scratch.multihashes())
 
 
+def hold(repo: Repo, c: Content, source: Blockstore) -> None:
+    """Copy the content's blocks from *source* into *repo* and pin them: a tier that has it."""
+    ex = Exporter(source)
+    for root in (c.file, c.tree):
+        repo.store.put_many(ex.walk(root))
+        repo.pin(root)
+    repo.put_block(c.block, c.block_bytes, pin=True)
+
+
 def check_store(repo_path: Path, allowed: frozenset | set) -> int:
     """Every block of the repo hashes to its key and is one of *allowed*; every pin's DAG is
     whole. Returns how many blocks the repo holds."""
