@@ -87,6 +87,30 @@ def test_cid_parse_raises_only_invalid_cid(text):
         pass
 
 
+_CODECS = st.sampled_from([0x55, 0x70, 0x71, 0x0129, 0x0200, 0xB1])
+_MULTIHASHES = st.one_of(st.binary(min_size=32, max_size=32).map(lambda d: b"\x12\x20" + d),
+                         st.binary(max_size=60).map(lambda d: b"\x00" + bytes([len(d)]) + d),
+                         st.binary(min_size=32, max_size=32).map(lambda d: b"\x1e\x20" + d))
+
+
+@settings(max_examples=500)
+@given(st.integers(0, 1), _CODECS, _MULTIHASHES)
+def test_cid_text_equals_multiformats(version, codec, mh):
+    """The stdlib base58btc/base32 forms casengine writes and reads equal the multiformats package's."""
+    from multiformats import CID
+
+    if version == 0 and (codec != 0x70 or mh[:2] != b"\x12\x20"):
+        version = 1
+    cid = Cid(version, codec, mh)
+    theirs = CID.decode(bytes(cid))
+    text = str(theirs) if version == 0 else theirs.encode("base32")
+    assert str(cid) == text
+    assert Cid.parse(text) == cid
+    v1 = cid.to_v1()
+    assert Cid.parse(v1.encode("base36")) == v1  # a base other than the two written without multiformats
+    assert Cid.parse(CID.decode(bytes(v1)).encode("base58btc")) == v1
+
+
 @settings(max_examples=1500)
 @given(st.binary(max_size=200))
 def test_exporter_on_garbage_blocks_raises_typed_errors(blob):

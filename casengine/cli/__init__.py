@@ -9,16 +9,20 @@ accepted after any verb, so every verb gets them without declaring them.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from typing import Iterator, Sequence
 
 from .. import __version__
 from ..errors import CasError
-from . import add, block, dag, files, hf, pin, push, repo, stats
 from .common import BOOL_LONG_FLAGS
 
-VERB_MODULES = (add, files, dag, stats, block, pin, repo, hf, push)
+#: Each verb and the module (in this package) that registers it. A run imports only its own
+#: verb's module, since importing them all was most of the time of a small ``add``; ``--help``
+#: and an unknown verb import every one.
+VERBS = {"add": "add", "cat": "files", "get": "files", "ls": "files", "dag": "dag", "stats": "stats",
+         "block": "block", "pin": "pin", "repo": "repo", "hf": "hf", "push": "push"}
 
 
 def _global_options(parser: argparse.ArgumentParser, default: object = None) -> None:
@@ -44,14 +48,30 @@ def leaf_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentP
             yield from leaf_parsers(child)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _verb(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | None:
+    """The verb *argv* runs: its first word that is neither a global option nor such an option's value."""
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word
+        action = parser._option_string_actions.get(word)
+        if action is not None and action.nargs is None:  # `--repo DIR`: the next word is its value
+            next(words, None)
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for the verb *argv* runs (every verb's when *argv* is None or names none)."""
     parser = argparse.ArgumentParser(prog="casengine", description="Content-addressed storage that speaks "
                                      "Kubo: the same CIDs, verbs, flags and output as `ipfs`.")
     parser.add_argument("--version", action="version", version=f"casengine {__version__}")
     _global_options(parser)
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
-    for module in VERB_MODULES:
-        module.register(sub)
+    verb = None if argv is None else _verb(parser, argv)
+    for name in [VERBS[verb]] if verb in VERBS else dict.fromkeys(VERBS.values()):
+        importlib.import_module(f".{name}", __name__).register(sub)
     for leaf in leaf_parsers(parser):
         if leaf is not parser:
             _global_options(leaf, default=argparse.SUPPRESS)  # never overwrite a value given before the verb
@@ -76,7 +96,7 @@ def _one_line(e: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser().parse_args(_spell_bools(argv))
+        args = build_parser(argv).parse_args(_spell_bools(argv))
     except SystemExit as e:  # --help / --version (0) or a usage error (2, already printed)
         return e.code if isinstance(e.code, int) else 2
     try:

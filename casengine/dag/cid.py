@@ -17,10 +17,10 @@ True
 
 from __future__ import annotations
 
+import base64
+import re
 from functools import lru_cache
 from typing import Iterable
-
-from multiformats import multibase, multicodec
 
 from ..errors import InvalidCid
 from . import varint
@@ -36,6 +36,8 @@ MAX_TEXT = 8 * 1024 + 1
 
 @lru_cache(maxsize=None)
 def codec_name(code: int) -> str:
+    from multiformats import multicodec  # its table costs ~35 ms to load: only when a name is asked for
+
     try:
         return multicodec.get(code=code).name
     except KeyError:
@@ -44,6 +46,8 @@ def codec_name(code: int) -> str:
 
 @lru_cache(maxsize=None)
 def codec_code(name: str) -> int:
+    from multiformats import multicodec
+
     try:
         return multicodec.get(name).code
     except KeyError:
@@ -111,8 +115,12 @@ class Cid:
             raise InvalidCid(f"invalid CID {text[:40]!r}...: longer than {MAX_TEXT} characters")
         try:
             if len(text) == 46 and text.startswith("Qm"):  # a CIDv0: bare base58btc (go-cid's rule)
-                raw = _BASE58.raw_decoder(text)
+                raw = _base58_decode(text)
+            elif _BASE32.fullmatch(text):
+                raw = base64.b32decode(text[1:].upper() + "=" * (-(len(text) - 1) % 8))
             else:
+                from multiformats import multibase
+
                 raw = multibase.decode(text)
             return cls.from_bytes(raw)
         except Exception as e:  # multiformats raises several unrelated types
@@ -170,7 +178,33 @@ class Cid:
         return hash(self._bytes)
 
 
-_BASE58 = multibase.get("base58btc")
+# The two text forms Kubo prints by default are written here with the standard library, so that
+# printing a CID does not load `multiformats` (~60 ms at start-up); other bases go through it.
+_B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_B58_VALUES = {c: i for i, c in enumerate(_B58_ALPHABET)}
+#: Multibase 'b' (base32, lower case, no padding) with only its own alphabet.
+_BASE32 = re.compile(r"b[a-z2-7]+")
+
+
+def _base58_encode(raw: bytes) -> str:
+    n = int.from_bytes(raw, "big")
+    out = []
+    while n:
+        n, r = divmod(n, 58)
+        out.append(_B58_ALPHABET[r])
+    zeros = len(raw) - len(raw.lstrip(b"\0"))
+    return "1" * zeros + "".join(reversed(out))
+
+
+def _base58_decode(text: str) -> bytes:
+    n = 0
+    for c in text:
+        try:
+            n = n * 58 + _B58_VALUES[c]
+        except KeyError:
+            raise InvalidCid(f"invalid base58btc character {c!r}") from None
+    zeros = len(text) - len(text.lstrip("1"))
+    return b"\0" * zeros + (n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b"")
 
 
 @lru_cache(maxsize=65536)
@@ -178,9 +212,13 @@ def _encode(raw: bytes, version: int, base: str | None) -> str:
     if version == 0:
         if base not in (None, "base58btc"):
             raise InvalidCid("a CIDv0 has only a base58btc form")
-        return _BASE58.raw_encoder(raw)
+        return _base58_encode(raw)
+    if base in (None, "base32"):
+        return "b" + base64.b32encode(raw).decode("ascii").lower().rstrip("=")
+    from multiformats import multibase
+
     try:
-        return multibase.encode(raw, base or "base32")
+        return multibase.encode(raw, base)
     except KeyError:
         raise InvalidCid(f"unknown multibase {base!r}") from None
 
