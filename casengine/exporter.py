@@ -220,13 +220,16 @@ class Exporter:
     def cat(self, path: "str | Cid | Node", offset: int = 0, length: int | None = None) -> Iterator[memoryview]:
         """Stream the file's bytes [offset, offset+length); only the blocks that overlap are read.
 
-        An offset at or past the end gives nothing, as in Kubo.
+        An offset at or past the end gives nothing, as in Kubo; a symlink's content is its target
+        (Kubo's ``cat`` prints it).
         """
         node = self.resolve(path)
         if node.is_dir:
-            raise IsADirectory(f"{path} is a directory")
-        if not node.is_file:
-            raise UnixFSError(f"{path} is a {node.type.name.lower()}, not a file")
+            raise IsADirectory("this dag node is a directory")  # Kubo's ErrIsDir
+        if node.type == DataType.SYMLINK:
+            node = Node(node.cid, node.fs.data or b"")
+        elif not node.is_file:
+            raise UnixFSError(f"{node.cid} is {node.type.name.lower()}, not a file")
         if offset < 0:
             raise InvalidOption("cannot specify negative offset")
         if length is not None and length < 0:

@@ -124,7 +124,7 @@ class CASFileSystem(AbstractFileSystem):
         node = self._node(path)
         with self._lookup(path):
             if node.is_dir:
-                raise IsADirectory(f"{path} is a directory")
+                raise IsADirectory("this dag node is a directory")
             size = node.file_size()
             start = 0 if start is None else (max(0, size + start) if start < 0 else start)
             end = size if end is None else (max(0, size + end) if end < 0 else min(end, size))

@@ -59,3 +59,14 @@ def test_a_file_that_grows_while_read_is_read_to_its_end(tmp_path):
             g.write(data[1000:])
         got = b"".join(bytes(c) for w in reader for c in w.chunks)
     assert got == data
+
+
+@pytest.mark.parametrize("path", ["/proc/version", "/proc/filesystems"])
+def test_a_file_that_reports_size_0_but_has_bytes_is_read_whole(path):
+    """procfs files stat as regular files of size 0 (issue 17 item 2: the 0-byte first buffer
+    went to the free list and was reused for the bytes that followed)."""
+    with open(path, "rb") as f:
+        expected = f.read()
+    assert expected and os.stat(path).st_size == 0
+    with open(path, "rb", buffering=0) as f:
+        assert read_all(f, "size-262144", 4096)[0] == expected

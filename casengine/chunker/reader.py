@@ -97,7 +97,7 @@ class WindowReader:
                 self._carry = bytes(view[start:])
             if chunks or n:
                 yield Window(self, buf, chunks, start)
-            else:
+            elif len(buf) == self.window:  # a smaller buffer (a file that said it was empty) cannot hold a window
                 self._free.append(buf)
 
 
