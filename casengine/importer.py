@@ -89,7 +89,7 @@ class Importer:
         """Add each path (or stream) as ``ipfs add`` does; with wrap_with_directory, all inside
         one directory. Returns the last root added (the wrapping directory when wrapping).
         """
-        entries = [p if isinstance(p, NamedStream) else os.fspath(p) for p in paths]
+        entries = _distinct([p if isinstance(p, NamedStream) else os.fspath(p) for p in paths])
         if not entries:
             raise InvalidOption("expected a file argument")
         for p in entries:  # Kubo checks every argument before adding anything
@@ -166,6 +166,27 @@ class Importer:
             raise InvalidOption(f"unrecognized file type for {path}: {stat.filemode(st.st_mode)}")
         with open(path, "rb", buffering=0) as f:
             return self._file(f)
+
+
+def _distinct(entries: list["str | NamedStream"]) -> list["str | NamedStream"]:
+    """go-ipfs-cmds' rule for arguments: one path given twice is added once, and two of one name
+    from different directories are refused (they would be one entry of a wrapping directory)."""
+    seen: dict[str, str] = {}
+    out: list[str | NamedStream] = []
+    for p in entries:
+        if isinstance(p, str):
+            clean = os.path.normpath(p)
+            if clean == ".":
+                clean = os.getcwd()
+            where, name = os.path.dirname(clean) or ".", os.path.basename(clean)
+            if name in seen:
+                if seen[name] != where:
+                    raise InvalidOption(f"file name {name} repeated under different import directories: "
+                                        f"{where} and {seen[name]}")
+                continue
+            seen[name] = where
+        out.append(p)
+    return out
 
 
 def _sorted_entries(path: str) -> list[os.DirEntry]:

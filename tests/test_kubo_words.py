@@ -76,3 +76,20 @@ def test_cat_of_a_directory_or_symlink_as_kubo(repo, tree, kubo_cli, capsysbinar
     assert kubo_cli.cli("add", "-Q", "-r", str(tree)).stdout.decode().strip() == root
     for path in (root, f"{root}/sub", f"{root}/link", f"/ipfs/{root}/link"):
         assert ours(capsysbinary, "cat", path) == kubos(kubo_cli, "cat", path), path
+
+
+def test_two_arguments_of_one_name_are_refused_as_kubo(repo, tmp_path, kubo_cli, capsysbinary):
+    """go-ipfs-cmds refuses a base name repeated from another directory and skips the same path
+    given twice, with or without -w (issue 17 item 3: -w kept one of them silently)."""
+    for rel in ("a/x.txt", "b/x.txt", "d1/d/f", "d2/d/g"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(rel.encode())
+    for argv in (["-w", "a/x.txt", "b/x.txt"], ["a/x.txt", "b/x.txt"], ["-r", "-w", "d1/d", "d2/d"],
+                 ["-Q", "-w", "a/x.txt", "./a/x.txt"], ["-w", "a/x.txt", "a/../a/x.txt", "b/x.txt"]):
+        theirs = kubos(kubo_cli, "add", "-n", *argv, cwd=tmp_path)
+        cwd = os.getcwd()
+        os.chdir(tmp_path)
+        try:
+            assert ours(capsysbinary, "add", "-n", *argv) == theirs, argv
+        finally:
+            os.chdir(cwd)
