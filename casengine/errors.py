@@ -68,6 +68,10 @@ class StoreError(CasError, OSError):
     """The block store cannot be opened or written."""
 
 
+class NoRepository(StoreError):
+    """A command that only reads was pointed at a directory holding no repository."""
+
+
 class RemoteError(CasError, ConnectionError):
     """A remote tier (Kubo RPC, the ipfs CLI, ipfs_kit_py) failed or is unreachable."""
 

@@ -23,7 +23,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator
 from .dag.cid import RAW, Cid
 from .dag.file import DagRef
 from .dag.links import depth_first
-from .errors import CasError, CidNotFound, InvalidOption
+from .errors import CasError, CidNotFound, InvalidOption, NoRepository
 from .exporter import Exporter
 from .importer import AddedCallback, Importer
 from .options import ImportOptions
@@ -61,8 +61,11 @@ class RepoStat:
 class Repo:
     """Block store, pins and garbage collection in one directory, shared safely by processes."""
 
-    def __init__(self, path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, *, create: bool = True):
+        """Open the repository at *path*; without *create*, NoRepository if there is none."""
         self.path = os.fspath(path) if path is not None else default_path()
+        if not create and not os.path.exists(os.path.join(self.path, "data.mdb")):
+            raise NoRepository(f"no casengine repository at {self.path}")
         self.store = LmdbStore(self.path)
         self._pins = self.store.db(b"pins")
         self._held = threading.local()  # how deep this thread is in the shared GC lock

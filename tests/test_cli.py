@@ -17,6 +17,7 @@ import pytest
 import casengine
 from casengine.cli import build_parser, leaf_parsers, main
 from casengine.errors import CidNotFound
+from casengine.repo import Repo
 
 ROOT = Path(__file__).resolve().parent.parent
 MISSING = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"   # "hello world\n", never added here
@@ -64,6 +65,7 @@ def test_usage_errors_exit_2(capsys, argv):
 
 
 def test_errors_are_one_line_without_traceback_unless_debug(repo, capsys):
+    Repo(repo).close()
     code, out, err = run(capsys, "cat", MISSING)
     assert (code, out, err) == (1, "", f"Error: CID not found: {MISSING}\n")
     code, out, err = run(capsys, "add", str(repo / "no-such-file"))
@@ -177,3 +179,31 @@ def test_progress_bars_only_on_a_terminal(tmp_path):
     (tmp_path / "x.car").write_bytes(car_bytes)
     code, out, err = cli(tmp_path / "other", "dag", "import", str(tmp_path / "x.car"), tty=True)
     assert code == 0 and is_bar(err, "import") and out.decode() == f"Pinned root\t{cid}\tsuccess\n"
+
+
+READ_ONLY_VERBS = [["cat", MISSING], ["get", MISSING], ["ls", MISSING], ["pin", "ls"], ["pin", "rm", MISSING],
+                   ["pin", "add", MISSING], ["block", "get", MISSING], ["block", "stat", MISSING],
+                   ["block", "rm", MISSING], ["repo", "stat"], ["repo", "verify"], ["repo", "gc"],
+                   ["dag", "export", MISSING], ["stats"], ["hf", "get", MISSING, "org/name"],
+                   ["push", MISSING, "--to", "kubo"]]
+
+
+@pytest.mark.parametrize("argv", READ_ONLY_VERBS, ids=" ".join)
+def test_verbs_that_add_nothing_refuse_a_missing_repository(tmp_path, capsys, argv, monkeypatch):
+    """A mistyped --repo is an error naming it, and creates nothing (issue 17 item 4)."""
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "no-such-repo"
+    code, out, err = run(capsys, *argv, "--repo", str(missing))
+    assert (code, out) == (1, "")
+    assert err == f"Error: no casengine repository at {missing} (only add, block put, dag import and hf add create one)\n"
+    assert not missing.exists() and not (tmp_path / MISSING).exists()
+
+
+def test_verbs_that_add_create_the_repository(tmp_path, capsys):
+    data = tmp_path / "f"
+    data.write_bytes(b"hello world\n")
+    for n, argv in enumerate([["add", "-Q", str(data)], ["block", "put", str(data)]]):
+        where = tmp_path / f"new{n}"
+        code, out, _ = run(capsys, *argv, "--repo", str(where))
+        assert code == 0 and (where / "data.mdb").exists()
+        assert run(capsys, "block", "stat", out.strip(), "--repo", str(where))[0] == 0

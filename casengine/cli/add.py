@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         if options.only_hash:
             Importer(None, options, on_added).add_paths(sources, recursive=args.recursive)
         else:
-            with open_repo(args) as repo:
+            with open_repo(args, create=True) as repo:
                 repo.add(sources, options, on_added, recursive=args.recursive)
     if args.quieter and not args.silent and not args.json:
         print(last[0])

@@ -98,7 +98,7 @@ def _read_block(stream: BinaryIO, allow_big: bool) -> bytes:
 
 
 def block_put(args: argparse.Namespace) -> int:
-    with open_repo(args) as repo:
+    with open_repo(args, create=True) as repo:
         for name in args.files or ["-"]:
             if name == "-":
                 data = _read_block(sys.stdin.buffer, args.allow_big_block)

@@ -7,6 +7,7 @@ import argparse
 import json
 
 from .. import progress
+from ..errors import NoRepository
 from ..repo import Repo
 
 #: Long bool flags; a bare ``--flag`` is rewritten to ``--flag=true`` before parsing.
@@ -49,8 +50,13 @@ def emit(args: argparse.Namespace, obj: dict, text: str | None) -> None:
         progress.write(text)
 
 
-def open_repo(args: argparse.Namespace) -> Repo:
-    return Repo(args.repo)
+def open_repo(args: argparse.Namespace, *, create: bool = False) -> Repo:
+    """The repository of ``--repo``; only verbs that add content (*create*) make a new one, so a
+    mistyped path is an error instead of an empty repository."""
+    try:
+        return Repo(args.repo, create=create)
+    except NoRepository as e:
+        raise NoRepository(f"{e} (only add, block put, dag import and hf add create one)") from None
 
 
 def esc_name(name: str) -> str:

@@ -54,7 +54,7 @@ def import_(args: argparse.Namespace) -> int:
     paths = args.paths or ["-"]
     sources = [sys.stdin.buffer if p == "-" else p for p in paths]
     total = None if "-" in paths else sum(os.path.getsize(p) for p in paths)
-    with open_repo(args) as repo, bar("import", total, args.progress) as progress:
+    with open_repo(args, create=True) as repo, bar("import", total, args.progress) as progress:
         result = car.import_car(repo, sources, pin_roots=args.pin_roots, progress=progress)
     for root, error in result.pins.items():
         if args.silent:

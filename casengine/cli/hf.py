@@ -33,7 +33,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def add(args: argparse.Namespace) -> int:
-    with open_repo(args) as repo:
+    with open_repo(args, create=True) as repo:
         snap = hf.add_snapshot(repo, args.repo_id, args.revision, cache_dir=args.cache_dir, repo_type=args.repo_type)
     print(f"added {snap.cid} {args.repo_id}")
     return 0
