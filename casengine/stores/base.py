@@ -194,7 +194,7 @@ class BatchWriter:
     once every block handed in is committed, and raises the error of any batch that failed.
     """
 
-    def __init__(self, store: Blockstore, max_bytes: int = 64 << 20, max_blocks: int = 4096):
+    def __init__(self, store: Blockstore, max_bytes: int = 8 << 20, max_blocks: int = 4096):
         self.store = store
         self.max_bytes, self.max_blocks = max_bytes, max_blocks
         self._items: list[tuple[Cid, Buffer]] = []
