@@ -60,6 +60,10 @@ class CorruptBlock(CasError, ValueError):
         super().__init__(f"corrupt block {cid}: {detail}")
 
 
+class PinError(CasError, ValueError):
+    """A pin operation Kubo would refuse (message as Kubo words it)."""
+
+
 class UnsafePath(CasError, ValueError):
     """A DAG entry name or link that would escape, or write through, the output directory."""
 

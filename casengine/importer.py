@@ -135,7 +135,7 @@ class Importer:
             self.on_added(name, ref)
             return name, ref
         # iterative post-order walk: no recursion limit on deep trees
-        stack = [(name, self.directory_writer(), iter(_sorted_entries(path)))]
+        stack = [(name, self.directory_writer(), iter(sorted_entries(path)))]
         while True:
             rel, writer, entries = stack[-1]
             entry = next(entries, None)
@@ -152,7 +152,7 @@ class Importer:
             child = f"{rel}/{entry.name}" if rel else entry.name
             st = entry.stat(follow_symlinks=False)
             if stat.S_ISDIR(st.st_mode):
-                stack.append((child, self.directory_writer(), iter(_sorted_entries(entry.path))))
+                stack.append((child, self.directory_writer(), iter(sorted_entries(entry.path))))
                 continue
             ref = self._leaf_entry(entry.path, st)
             writer.add(entry.name, ref)
@@ -189,7 +189,7 @@ def _distinct(entries: list["str | NamedStream"]) -> list["str | NamedStream"]:
     return out
 
 
-def _sorted_entries(path: str) -> list[os.DirEntry]:
+def sorted_entries(path: str) -> list[os.DirEntry]:
     """Directory entries in the order Go's os.ReadDir gives them: by name bytes."""
     with os.scandir(path) as it:
         return sorted(it, key=lambda e: os.fsencode(e.name))

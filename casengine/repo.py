@@ -23,7 +23,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator
 from .dag.cid import RAW, Cid
 from .dag.file import DagRef
 from .dag.links import depth_first
-from .errors import CasError, CidNotFound, InvalidOption, NoRepository
+from .errors import CasError, CidNotFound, InvalidOption, NoRepository, PinError
 from .exporter import Exporter
 from .importer import AddedCallback, Importer
 from .options import ImportOptions
@@ -35,10 +35,6 @@ _PIN_CODES = {RECURSIVE: b"r", DIRECT: b"d"}
 _PIN_NAMES = {v: k for k, v in _PIN_CODES.items()}
 #: Blocks deleted per write transaction by ``gc``.
 GC_BATCH = 4096
-
-
-class PinError(CasError, ValueError):
-    """A pin operation Kubo would refuse (message as Kubo words it)."""
 
 
 def default_path() -> str:
