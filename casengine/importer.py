@@ -23,6 +23,7 @@ from .errors import InvalidOption
 from .options import ImportOptions
 from .progress import Progress, counting, current
 from .stores.base import BatchWriter, Blockstore
+from .stores.filestore import ReferenceWriter
 
 #: Called once per added file, symlink and directory with its path as Kubo prints it.
 AddedCallback = Callable[[str, DagRef], None]
@@ -53,6 +54,8 @@ class Importer:
         self.options = options
         self.resolved = options.resolve()
         self._batch = BatchWriter(store) if store is not None and not options.only_hash else None
+        # --nocopy: the leaves of files become references (streams are stored, as in Kubo)
+        self._refs = ReferenceWriter(store) if self._batch and options.nocopy else None
         self.on_added = on_added or (lambda name, ref: None)
         self.progress = progress or current()
 
@@ -63,11 +66,15 @@ class Importer:
     def flush(self) -> None:
         if self._batch:
             self._batch.flush()
+        if self._refs:
+            self._refs.flush()
 
     # -- files -----------------------------------------------------------------------------------
-    def _file(self, stream: BinaryIO) -> DagRef:
+    def _file(self, stream: BinaryIO, path: str | None = None) -> DagRef:
+        """A file DAG of *stream*; with --nocopy, the leaves of a file at *path* are referenced."""
         r = self.resolved
-        writer = FileWriter(r.builder, r.raw_leaves, r.layout.leaf_type, self.sink)
+        refs = self._refs.for_file(path) if self._refs and path is not None else None
+        writer = FileWriter(r.builder, r.raw_leaves, r.layout.leaf_type, self.sink, refs)
         leaves = encode_leaves(writer, iter(WindowReader(stream, r.chunker)))
         return r.layout.build(counting(leaves, self.progress, lambda ref: ref.filesize), writer)
 
@@ -165,7 +172,7 @@ class Importer:
         if not stat.S_ISREG(st.st_mode):
             raise InvalidOption(f"unrecognized file type for {path}: {stat.filemode(st.st_mode)}")
         with open(path, "rb", buffering=0) as f:
-            return self._file(f)
+            return self._file(f, path)
 
 
 def _distinct(entries: list["str | NamedStream"]) -> list["str | NamedStream"]:

@@ -175,10 +175,13 @@ def block_get(cid: str, *, backend: IPFSBackend | None = None, deps: object = No
 
 
 def add_path(path: str, *, recursive: bool = True, pin: bool = True, chunker: Optional[str] = None,
-             profile: Optional[str] = None, backend: IPFSBackend | None = None, deps: object = None) -> str:
-    """Add a file or directory; *profile* as in :func:`add_bytes`, *chunker* overrides it."""
+             profile: Optional[str] = None, nocopy: bool = False, backend: IPFSBackend | None = None,
+             deps: object = None) -> str:
+    """Add a file or directory; *profile* as in :func:`add_bytes`, *chunker* overrides it; with
+    *nocopy* the local repository references the files' bytes instead of storing them (a remote
+    node stores them: the same CIDs)."""
     return get_backend(deps=deps, backend=backend).add_path(path, recursive=recursive, pin=pin, chunker=chunker,
-                                                            **given(profile=profile))
+                                                            **given(profile=profile, nocopy=nocopy or None))
 
 
 def get_to_path(cid: str, *, output_path: str, backend: IPFSBackend | None = None, deps: object = None) -> None:

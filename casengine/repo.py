@@ -27,6 +27,7 @@ from .errors import CasError, CidNotFound, InvalidOption, NoRepository, PinError
 from .exporter import Exporter
 from .importer import AddedCallback, Importer
 from .options import ImportOptions
+from .stores import filestore
 from .stores.lmdb import LmdbStore
 
 RECURSIVE, DIRECT, INDIRECT = "recursive", "direct", "indirect"
@@ -52,6 +53,8 @@ class RepoStat:
     pins: int           # recursive and direct pins
     disk_bytes: int     # what the store's files occupy on disk
     path: str
+    references: int = 0         # filestore references (add --nocopy), not counted in blocks
+    referenced_bytes: int = 0   # bytes they point at in their files (not on the repo's disk)
 
 
 class Repo:
@@ -313,9 +316,14 @@ class Repo:
         return out
 
     def verify(self) -> Iterator[tuple[Cid, str]]:
-        """(cid, problem) for every stored block whose bytes do not match its multihash."""
-        return self.store.corrupt()
+        """(cid, problem) for every stored block whose bytes do not match its multihash, then
+        for every filestore reference whose file no longer holds its block."""
+        yield from self.store.corrupt()
+        for entry in filestore.entries(self.store, verify=True):
+            if entry.status != filestore.OK:
+                yield entry.cid, f"{entry.status}: {entry.message}"
 
     def stat(self) -> RepoStat:
+        refs = [ref.size for _, ref in self.store.references()]
         return RepoStat(len(self.store), self.store.size(), len(self._pin_table()),
-                        self.store.disk_usage(), self.path)
+                        self.store.disk_usage(), self.path, len(refs), sum(refs))

@@ -95,6 +95,8 @@ class NodeBackend:
         return f"{type(self).__name__}({self.node!r})"
 
     def _add(self, source: Source, options: ImportOptions, recursive: bool = True) -> str:
+        if options.nocopy and isinstance(self.node, RemoteTier):  # a remote node keeps a copy, same CIDs
+            options = options.with_(nocopy=False, raw_leaves=True)
         cid = self.node.add(source, options, recursive=recursive)
         if isinstance(self.node, RemoteTier):
             importer = Importer(None, options)  # hashes only: the CID Kubo gives this content
@@ -124,8 +126,8 @@ class NodeBackend:
         return self.node.get(cid_arg(cid))
 
     def add_path(self, path: str, *, recursive: bool = True, pin: bool = True, chunker: Optional[str] = None,
-                 profile: Optional[str] = None) -> str:
-        return self._add(path, options(profile, pin=pin, chunker=chunker), recursive)
+                 profile: Optional[str] = None, nocopy: bool = False) -> str:
+        return self._add(path, options(profile, pin=pin, chunker=chunker, nocopy=nocopy), recursive)
 
     def get_to_path(self, cid: str, *, output_path: str) -> None:
         root_cid(cid)

@@ -92,9 +92,9 @@ class FallbackBackend:
         return self._call("block_get", cid, cid)
 
     def add_path(self, path: str, *, recursive: bool = True, pin: bool = True, chunker: Optional[str] = None,
-                 profile: Optional[str] = None) -> str:
+                 profile: Optional[str] = None, nocopy: bool = False) -> str:
         return self._call("add_path", path, path, recursive=recursive, pin=pin, chunker=chunker,
-                          **given(profile=profile))
+                          **given(profile=profile, nocopy=nocopy or None))
 
     def get_to_path(self, cid: str, *, output_path: str) -> None:
         self._call("get_to_path", cid, cid, output_path=output_path)

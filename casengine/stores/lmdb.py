@@ -40,6 +40,7 @@ from ..dag.cid import DAG_PB, RAW, Cid
 from ..dag.links import links as block_links
 from ..errors import CidNotFound, CorruptBlock, DecodeError, StoreError
 from .base import Blockstore, Buffer, verify
+from .filestore import FileRef, read_reference
 
 T = TypeVar("T")
 
@@ -141,6 +142,7 @@ class LmdbStore(Blockstore):
         self._closed = False
         self.blocks = self.db(b"blocks")
         self._meta = self.db(b"meta")
+        self.refs = self.db(b"filestore")  # multihash -> FileRef (see casengine.stores.filestore)
         self._check_format()
 
     def _check_format(self) -> None:
@@ -208,7 +210,50 @@ class LmdbStore(Blockstore):
 
     # -- Blockstore -------------------------------------------------------------------------------
     def _get(self, multihash: bytes) -> bytes | None:
-        return self.read(lambda txn: txn.get(multihash, db=self.blocks))
+        """The stored block, else the bytes a filestore reference points at (read and hashed
+        outside the transaction)."""
+        def get(txn: lmdb.Transaction) -> bytes | FileRef | None:
+            block = txn.get(multihash, db=self.blocks)
+            if block is None and (value := txn.get(multihash, db=self.refs)) is not None:
+                return FileRef.decode(value)
+            return block
+        found = self.read(get)
+        return read_reference(multihash, found) if isinstance(found, FileRef) else found
+
+    def reference(self, multihash: bytes) -> FileRef | None:
+        """The filestore reference recorded for *multihash*, if any."""
+        value = self.read(lambda txn: txn.get(multihash, db=self.refs))
+        return None if value is None else FileRef.decode(value)
+
+    def references(self) -> Iterator[tuple[bytes, FileRef]]:
+        """Every (multihash, reference), in key order, in bounded read transactions."""
+        for refs in self._chunks(lambda n, _: n >= KEYS_PER_READ, lambda k, v: (k, FileRef.decode(v)), self.refs):
+            yield from refs
+
+    def put_references(self, items: list[tuple[bytes, FileRef]]) -> None:
+        """Record leaves as references into their files, in one transaction. A block already
+        stored keeps its copy (no reference, as Kubo's filestore skips blocks it has); an older
+        reference is replaced (these bytes were just read and hashed)."""
+        items = sorted(items, key=itemgetter(0))
+
+        def put(txn: lmdb.Transaction) -> None:
+            with txn.cursor(self.blocks) as cur:
+                for mh, ref in items:
+                    if not cur.set_key(mh):
+                        txn.put(mh, ref.encode(), db=self.refs)
+        self.write(put, buffers=True)
+
+    def duplicates(self) -> Iterator[bytes]:
+        """Multihashes held both as a stored block and as a reference (``filestore dups``)."""
+        for keys in self._chunks(lambda n, _: n >= KEYS_PER_READ, lambda k, _: k, self.refs):
+            yield from self._stored(keys, True)
+
+    def _stored(self, keys: list[bytes], stored: bool) -> list[bytes]:
+        """The *keys* that are (or, with *stored* False, are not) in the blocks database."""
+        def pick(txn: lmdb.Transaction) -> list[bytes]:
+            with txn.cursor(self.blocks) as cur:
+                return [k for k in keys if cur.set_key(k) == stored]
+        return self.read(pick, buffers=True)
 
     def links(self, cid: Cid) -> list[Cid]:
         """A dag-pb block that is one Data field has no links (canonical dag-pb puts links first):
@@ -277,8 +322,8 @@ class LmdbStore(Blockstore):
     def _has(self, multihash: bytes) -> bool:
         def has(txn: lmdb.Transaction) -> bool:
             with txn.cursor(self.blocks) as cur:
-                return cur.set_key(multihash)
-        return self.read(has)
+                return cur.set_key(multihash) or txn.get(multihash, db=self.refs) is not None
+        return self.read(has, buffers=True)
 
     def _delete(self, multihash: bytes) -> bool:
         return self._delete_many([multihash]) == 1
@@ -288,23 +333,27 @@ class LmdbStore(Blockstore):
             removed = freed = 0
             with txn.cursor(self.blocks) as cur:
                 for mh in sorted(multihashes):
+                    found = txn.delete(mh, db=self.refs)  # a reference goes with the block
                     if cur.set_key(mh):
                         freed += len(cur.value())  # a view: the block is not copied
                         cur.delete()
-                        removed += 1
+                        found = True
+                    removed += found
             self._add_bytes(txn, -freed)
             return removed
         return self.write(delete, buffers=True)
 
-    def _chunks(self, limit: Callable[[int, int], bool], fn: Callable[[bytes, memoryview], T]) -> Iterator[list[T]]:
-        """fn(key, value view) for every block, in key order, in read transactions that end when
-        *limit*(entries, bytes) says so; each transaction's results are yielded after it ends."""
+    def _chunks(self, limit: Callable[[int, int], bool], fn: Callable[[bytes, memoryview], T],
+                db=None) -> Iterator[list[T]]:
+        """fn(key, value view) for every block (or entry of *db*), in key order, in read
+        transactions that end when *limit*(entries, bytes) says so; each transaction's results
+        are yielded after it ends."""
         after: bytes | None = None
         while True:
             def read(txn: lmdb.Transaction) -> tuple[list[T], bytes | None]:
                 out: list[T] = []
                 n = size = 0
-                with txn.cursor(self.blocks) as cur:
+                with txn.cursor(db or self.blocks) as cur:
                     more = cur.set_range(after) if after is not None else cur.first()
                     if more and after is not None and cur.key() == after:
                         more = cur.next()
@@ -325,6 +374,8 @@ class LmdbStore(Blockstore):
         not be seen; a key present throughout is seen exactly once)."""
         for keys in self._chunks(lambda n, _: n >= KEYS_PER_READ, lambda key, _: key):
             yield from keys
+        for keys in self._chunks(lambda n, _: n >= KEYS_PER_READ, lambda key, _: key, self.refs):
+            yield from self._stored(keys, False)  # references without a copy: not seen above
 
     def corrupt(self) -> Iterator[tuple[Cid, str]]:
         """Hash every block in place in the map (no copies), a bounded batch per transaction."""
