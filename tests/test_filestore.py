@@ -22,10 +22,10 @@ from casengine.options import ImportOptions
 from casengine.repo import Repo
 from casengine.stores import filestore
 
+from peers import kubo43 as kubo43_peer
 from strategies import Content, contents
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-KUBO_043 = Path.home() / ".cache/casengine-peers/kubo-0.43.1/bin/ipfs"
 SPECS = {"size-262144": 262144, "size-1000": 1000, "size-7": 7, "rabin-64-128-256": 128, "buzhash": 131072,
          "rabin-16384-65536-131072": 65536}
 
@@ -41,7 +41,8 @@ class KuboFilestore:
 
     def ipfs(self, *args: str) -> str:
         env = {**os.environ, "IPFS_PATH": str(self.repo), "IPFS_TELEMETRY": "off"}
-        done = subprocess.run(["unshare", "--net", str(KUBO_043), *args], env=env, capture_output=True, timeout=120)
+        done = subprocess.run(["unshare", "--net", str(kubo43_peer.IPFS), *args], env=env, capture_output=True,
+                              timeout=120)
         if done.returncode:
             raise RuntimeError(done.stderr.decode().strip())
         return done.stdout.decode()
@@ -62,8 +63,8 @@ class KuboFilestore:
 
 @pytest.fixture(scope="session")
 def kubo_fs(tmp_path_factory) -> KuboFilestore:
-    if not KUBO_043.exists():
-        pytest.fail(f"Kubo 0.43.1 is not built at {KUBO_043}: see COORD.md (go build of kubo v0.43.1)")
+    if not kubo43_peer.installed():
+        pytest.fail(f"Kubo {kubo43_peer.VERSION} is not built: {kubo43_peer.INSTALL}", pytrace=False)
     return KuboFilestore(tmp_path_factory.mktemp("kubo-filestore"))
 
 
