@@ -41,8 +41,8 @@ from faulty.scenario import Content, check_store, hold, make_content, router_ops
 from casengine.errors import CasError  # noqa: E402
 from casengine.ipfs_backend_router import (FallbackBackend, HuggingFaceCacheBackend, KuboCLIBackend,  # noqa: E402
                                            KuboRPCBackend, Selection)
-from casengine.stores.kubo_cli import KuboCLIStore  # noqa: E402
-from casengine.stores.kubo_rpc import KuboRPCStore  # noqa: E402
+from casengine.nodes.kubo_cli import KuboCLIStore  # noqa: E402
+from casengine.nodes.kubo_rpc import KuboRPCStore  # noqa: E402
 from casengine.stores.memory import MemoryStore  # noqa: E402
 
 READS = {"cat", "cat path", "block_get", "ls", "get_to_path", "dag_export", "pin"}

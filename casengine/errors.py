@@ -60,6 +60,10 @@ class CorruptBlock(CasError, ValueError):
         super().__init__(f"corrupt block {cid}: {detail}")
 
 
+class PinError(CasError, ValueError):
+    """A pin operation Kubo would refuse (message as Kubo words it)."""
+
+
 class UnsafePath(CasError, ValueError):
     """A DAG entry name or link that would escape, or write through, the output directory."""
 
@@ -82,3 +86,12 @@ class RemoteTimeout(RemoteError, TimeoutError):
 
 class TierUnavailable(RemoteError):
     """A tier that is not installed, not importable, disabled, or not reachable: pass it over."""
+
+
+class FileChanged(CorruptBlock):
+    """A filestore reference (``add --nocopy``) whose file no longer holds the block: changed,
+    truncated, removed or unreadable. *status* is Kubo's word for it (changed, no-file, error)."""
+
+    def __init__(self, cid: object, path: str, offset: int, status: str, detail: str):
+        self.path, self.offset, self.status = path, offset, status
+        super().__init__(cid, detail)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import stat
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -18,6 +17,7 @@ from .dag.cid import DAG_PB, RAW, Cid
 from .dag.links import depth_first, links
 from .dag.unixfs import DataType, UnixFSData
 from .errors import CidNotFound, InvalidCid, InvalidOption, IsADirectory, NotADirectory, UnixFSError, UnsafePath
+from .fsutil import open_dir, remove
 from .progress import Progress, counting
 from .stores.base import Blockstore
 
@@ -295,7 +295,7 @@ class Exporter:
         pfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
         try:
             if node.is_dir and os.path.isdir(out) and not os.path.islink(out):
-                dfd = _open_dir(pfd, name)
+                dfd = open_dir(pfd, name)
                 try:
                     self._write_tree(node, dfd, progress)
                 finally:
@@ -312,13 +312,13 @@ class Exporter:
             self._write_entry(node, dir_fd, tmp, progress)
             os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException:
-            _remove(dir_fd, tmp)
+            remove(dir_fd, tmp)
             raise
 
     def _write_entry(self, node: Node, dir_fd: int, name: str, progress: Progress | None) -> None:
         if node.is_dir:
             os.mkdir(name, 0o755, dir_fd=dir_fd)
-            fd = _open_dir(dir_fd, name)
+            fd = open_dir(dir_fd, name)
             try:
                 self._write_tree(node, fd, progress)
             finally:
@@ -357,7 +357,7 @@ class Exporter:
                         os.mkdir(name, 0o755, dir_fd=fd)
                     except FileExistsError:
                         pass
-                    stack.append((self.links(child), _open_dir(fd, name), set()))
+                    stack.append((self.links(child), open_dir(fd, name), set()))
                 else:
                     self._write_atomically(child, fd, name, progress)
         finally:
@@ -381,29 +381,3 @@ class Exporter:
             block = self.store.get(c, verified=self.verified)
             return (c, block), links(c, block)
         return depth_first(cid, visit)
-
-
-def _open_dir(dir_fd: int, name: str) -> int:
-    """Open an existing subdirectory, refusing to follow a symlink in its place."""
-    try:
-        return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
-    except OSError as e:
-        raise UnsafePath(f"{name!r} exists and is not a directory (or is a symlink): {e.strerror}") from None
-
-
-def _remove(dir_fd: int, name: str) -> None:
-    """Remove a partial file or tree left by a failed write (never following symlinks)."""
-    try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        fd = _open_dir(dir_fd, name)
-        try:
-            for child in os.listdir(fd):
-                _remove(fd, child)
-        finally:
-            os.close(fd)
-        os.rmdir(name, dir_fd=dir_fd)
-    else:
-        os.unlink(name, dir_fd=dir_fd)

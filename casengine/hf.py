@@ -28,10 +28,10 @@ from .dag.file import DagRef
 from .dag.unixfs import DataType
 from .errors import CasError, CidNotFound, UnsafePath
 from .exporter import Exporter, Node, check_name
+from .fsutil import discard, place, staging_dir
 from .importer import Importer
 from .options import ImportOptions
 from .repo import Repo
-from .stores.tiered import discard, place, staging_dir
 
 _INDEX = b"hf-snapshots"  # LMDB db: directory CID bytes -> manifest CID bytes
 _SHA256 = 64

@@ -23,6 +23,7 @@ from .errors import InvalidOption
 from .options import ImportOptions
 from .progress import Progress, counting, current
 from .stores.base import BatchWriter, Blockstore
+from .stores.filestore import ReferenceWriter
 
 #: Called once per added file, symlink and directory with its path as Kubo prints it.
 AddedCallback = Callable[[str, DagRef], None]
@@ -53,6 +54,8 @@ class Importer:
         self.options = options
         self.resolved = options.resolve()
         self._batch = BatchWriter(store) if store is not None and not options.only_hash else None
+        # --nocopy: the leaves of files become references (streams are stored, as in Kubo)
+        self._refs = ReferenceWriter(store) if self._batch and options.nocopy else None
         self.on_added = on_added or (lambda name, ref: None)
         self.progress = progress or current()
 
@@ -63,11 +66,15 @@ class Importer:
     def flush(self) -> None:
         if self._batch:
             self._batch.flush()
+        if self._refs:
+            self._refs.flush()
 
     # -- files -----------------------------------------------------------------------------------
-    def _file(self, stream: BinaryIO) -> DagRef:
+    def _file(self, stream: BinaryIO, path: str | None = None) -> DagRef:
+        """A file DAG of *stream*; with --nocopy, the leaves of a file at *path* are referenced."""
         r = self.resolved
-        writer = FileWriter(r.builder, r.raw_leaves, r.layout.leaf_type, self.sink)
+        refs = self._refs.for_file(path) if self._refs and path is not None else None
+        writer = FileWriter(r.builder, r.raw_leaves, r.layout.leaf_type, self.sink, refs)
         leaves = encode_leaves(writer, iter(WindowReader(stream, r.chunker)))
         return r.layout.build(counting(leaves, self.progress, lambda ref: ref.filesize), writer)
 
@@ -135,7 +142,7 @@ class Importer:
             self.on_added(name, ref)
             return name, ref
         # iterative post-order walk: no recursion limit on deep trees
-        stack = [(name, self.directory_writer(), iter(_sorted_entries(path)))]
+        stack = [(name, self.directory_writer(), iter(sorted_entries(path)))]
         while True:
             rel, writer, entries = stack[-1]
             entry = next(entries, None)
@@ -152,7 +159,7 @@ class Importer:
             child = f"{rel}/{entry.name}" if rel else entry.name
             st = entry.stat(follow_symlinks=False)
             if stat.S_ISDIR(st.st_mode):
-                stack.append((child, self.directory_writer(), iter(_sorted_entries(entry.path))))
+                stack.append((child, self.directory_writer(), iter(sorted_entries(entry.path))))
                 continue
             ref = self._leaf_entry(entry.path, st)
             writer.add(entry.name, ref)
@@ -165,7 +172,7 @@ class Importer:
         if not stat.S_ISREG(st.st_mode):
             raise InvalidOption(f"unrecognized file type for {path}: {stat.filemode(st.st_mode)}")
         with open(path, "rb", buffering=0) as f:
-            return self._file(f)
+            return self._file(f, path)
 
 
 def _distinct(entries: list["str | NamedStream"]) -> list["str | NamedStream"]:
@@ -189,7 +196,7 @@ def _distinct(entries: list["str | NamedStream"]) -> list["str | NamedStream"]:
     return out
 
 
-def _sorted_entries(path: str) -> list[os.DirEntry]:
+def sorted_entries(path: str) -> list[os.DirEntry]:
     """Directory entries in the order Go's os.ReadDir gives them: by name bytes."""
     with os.scandir(path) as it:
         return sorted(it, key=lambda e: os.fsencode(e.name))

@@ -25,7 +25,7 @@ logger = logging.getLogger("casengine.models")
 
 
 def _enabled(flag: bool | None, env: str) -> bool:
-    return router._truthy(os.environ.get(env)) if flag is None else bool(flag)
+    return router.truthy(os.environ.get(env)) if flag is None else bool(flag)
 
 
 class ModelManager:

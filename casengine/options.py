@@ -64,6 +64,8 @@ class ImportOptions:
     the flags of the same names; ``shard_threshold`` and ``shard_estimate`` are Kubo's config
     Import.UnixFSHAMTDirectorySizeThreshold / SizeEstimation; ``shard_at_threshold`` says
     whether a directory whose estimate equals the threshold is sharded (Kubo up to 0.39: yes).
+    ``nocopy`` is ``--nocopy``: file leaves are recorded as references into the files, not
+    stored (Kubo's filestore; it implies raw leaves).
     """
 
     cid_version: int | None = None
@@ -77,6 +79,7 @@ class ImportOptions:
     wrap_with_directory: bool = False
     only_hash: bool = False
     pin: bool = True
+    nocopy: bool = False
     max_links: int = DEFAULT_MAX_LINKS
     max_directory_links: int = 0
     max_hamt_fanout: int = hamt.DEFAULT_FANOUT
@@ -97,6 +100,8 @@ class ImportOptions:
     def resolve(self) -> "ResolvedOptions":
         """Apply Kubo's rules (boxo options.UnixfsAddOptions) and build the strategy objects."""
         fn = multihash.get(self.hash.lower())
+        if self.nocopy and self.raw_leaves is False:  # references are to raw leaves only
+            raise InvalidOption("nocopy option requires '--raw-leaves' to be enabled as well")
         version = self.cid_version
         if fn.code != multihash.SHA2_256.code:
             if version == 0:
@@ -106,7 +111,7 @@ class ImportOptions:
             version = 0
         if version not in (0, 1):
             raise InvalidOption(f"unknown CID version: {version}")
-        raw_leaves = self.raw_leaves if self.raw_leaves is not None else version > 0
+        raw_leaves = self.raw_leaves if self.raw_leaves is not None else (version > 0 or self.nocopy)
         builder = CidBuilder(version, fn, self.inline_limit if self.inline else None)
         layout: Layout = Trickle(self.max_links) if self.trickle else Balanced(self.max_links)
         sharding = ShardingRule(self.shard_threshold, self.shard_estimate, self.shard_at_threshold,

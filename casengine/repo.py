@@ -23,10 +23,11 @@ from typing import BinaryIO, Callable, Iterable, Iterator
 from .dag.cid import RAW, Cid
 from .dag.file import DagRef
 from .dag.links import depth_first
-from .errors import CasError, CidNotFound, InvalidOption, NoRepository
+from .errors import CasError, CidNotFound, InvalidOption, NoRepository, PinError
 from .exporter import Exporter
 from .importer import AddedCallback, Importer
 from .options import ImportOptions
+from .stores import filestore
 from .stores.lmdb import LmdbStore
 
 RECURSIVE, DIRECT, INDIRECT = "recursive", "direct", "indirect"
@@ -35,10 +36,6 @@ _PIN_CODES = {RECURSIVE: b"r", DIRECT: b"d"}
 _PIN_NAMES = {v: k for k, v in _PIN_CODES.items()}
 #: Blocks deleted per write transaction by ``gc``.
 GC_BATCH = 4096
-
-
-class PinError(CasError, ValueError):
-    """A pin operation Kubo would refuse (message as Kubo words it)."""
 
 
 def default_path() -> str:
@@ -56,6 +53,8 @@ class RepoStat:
     pins: int           # recursive and direct pins
     disk_bytes: int     # what the store's files occupy on disk
     path: str
+    references: int = 0         # filestore references (add --nocopy), not counted in blocks
+    referenced_bytes: int = 0   # bytes they point at in their files (not on the repo's disk)
 
 
 class Repo:
@@ -317,9 +316,14 @@ class Repo:
         return out
 
     def verify(self) -> Iterator[tuple[Cid, str]]:
-        """(cid, problem) for every stored block whose bytes do not match its multihash."""
-        return self.store.corrupt()
+        """(cid, problem) for every stored block whose bytes do not match its multihash, then
+        for every filestore reference whose file no longer holds its block."""
+        yield from self.store.corrupt()
+        for entry in filestore.entries(self.store, verify=True):
+            if entry.status != filestore.OK:
+                yield entry.cid, f"{entry.status}: {entry.message}"
 
     def stat(self) -> RepoStat:
+        refs = [ref.size for _, ref in self.store.references()]
         return RepoStat(len(self.store), self.store.size(), len(self._pin_table()),
-                        self.store.disk_usage(), self.path)
+                        self.store.disk_usage(), self.path, len(refs), sum(refs))

@@ -2,7 +2,9 @@
 deduplication would hold them (every reference a copy), against the bytes of distinct blocks.
 
 Sizes come from the stored blocks themselves, never from a DAG's declared Tsize (which a
-hostile CAR could inflate), and each block is read once however often it is referenced.
+hostile CAR could inflate), and each block is read once however often it is referenced. A
+filestore reference (``add --nocopy``) is sized by its record, not read: its bytes are in its
+file, so they are counted apart from the bytes the repository holds on disk.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .dag.cid import Cid
+from .dag.cid import RAW, Cid
 from .dag.links import links
 from .repo import DIRECT, RECURSIVE
 
@@ -25,6 +27,9 @@ class Usage:
     pins: int            # recursive and direct pins
     added: int           # bytes of the pinned DAGs, every reference to a block counted
     unique: int          # bytes of the distinct blocks the pins reach
+    disk: int = 0        # bytes the repository's files take on disk
+    references: int = 0  # filestore references (add --nocopy)
+    referenced: int = 0  # bytes they point at, in their files
 
     @property
     def ratio(self) -> float:
@@ -50,8 +55,9 @@ def usage(repo: "Repo") -> Usage:
             if _key(cid) in dag:
                 stack.pop()
             elif children is None:
-                block = repo.store.get(cid, verified=False)
-                block_size[cid.multihash] = len(block)
+                ref = repo.store.reference(cid.multihash) if cid.codec == RAW else None
+                block = b"" if ref else repo.store.get(cid, verified=False)
+                block_size[cid.multihash] = ref.size if ref else len(block)
                 children = links(cid, block)
                 stack[-1] = (cid, children)
                 stack.extend((c, None) for c in children if _key(c) not in dag)
@@ -64,4 +70,6 @@ def usage(repo: "Repo") -> Usage:
         size = len(repo.store.get(cid, verified=False))
         block_size[cid.multihash] = size
         added += size
-    return Usage(len(repo.store), repo.store.size(), pins, added, sum(block_size.values()))
+    st = repo.stat()
+    return Usage(st.blocks, st.bytes, pins, added, sum(block_size.values()), st.disk_bytes, st.references,
+                 st.referenced_bytes)

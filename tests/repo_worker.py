@@ -22,8 +22,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from casengine.dag.cid import Cid  # noqa: E402
+from casengine.errors import PinError  # noqa: E402
 from casengine.options import ImportOptions  # noqa: E402
-from casengine.repo import PinError, Repo  # noqa: E402
+from casengine.repo import Repo  # noqa: E402
 
 
 def wait_at(gate: str, note: str = "") -> None:

@@ -31,8 +31,8 @@ from casengine.dag.cid import Cid
 from casengine.errors import CasError, RemoteTimeout
 from casengine.ipfs_backend_router import (FallbackBackend, HuggingFaceCacheBackend, KuboCLIBackend, KuboRPCBackend,
                                            Selection)
-from casengine.stores.kubo_cli import KuboCLIStore
-from casengine.stores.kubo_rpc import KuboRPCStore
+from casengine.nodes.kubo_cli import KuboCLIStore
+from casengine.nodes.kubo_rpc import KuboRPCStore
 from casengine.stores.memory import MemoryStore
 
 TIMEOUT = 0.5  # seconds each remote call is given when the fault is a slow one

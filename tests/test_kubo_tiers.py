@@ -15,13 +15,13 @@ from casengine import car
 from casengine import ipfs_backend_router as router
 from casengine.dag.cid import Cid
 from casengine.dag.unixfs import DataType
-from casengine.errors import CidNotFound, RemoteError, RemoteTimeout
+from casengine.errors import CidNotFound, PinError, RemoteError, RemoteTimeout
 from casengine.importer import Importer
 from casengine.ipfs_backend_router import HuggingFaceCacheBackend, KuboCLIBackend, KuboRPCBackend
+from casengine.nodes.kubo_cli import KuboCLIStore
+from casengine.nodes.kubo_rpc import KuboRPCStore
 from casengine.options import ImportOptions
-from casengine.repo import PinError, Repo
-from casengine.stores.kubo_cli import KuboCLIStore
-from casengine.stores.kubo_rpc import KuboRPCStore
+from casengine.repo import Repo
 from casengine.stores.memory import MemoryStore
 
 # Options js-ipfs implements as Kubo does (RECIPE.md section 5: rabin differs, inline and buzhash absent).

@@ -385,11 +385,12 @@ def test_repo_commands(cli_repo, tmp_path, capsys):
     cid = run(capsys, "add", "-Q", str(f))[1].strip()
     code, out, _ = run(capsys, "repo", "stat")
     fields = dict(line.split(":", 1) for line in out.splitlines())
-    assert code == 0 and list(fields) == ["NumObjects", "NumPins", "RepoSize", "BlockBytes", "RepoPath", "Version"]
+    assert code == 0 and list(fields) == ["NumObjects", "NumPins", "RepoSize", "BlockBytes", "References",
+                                       "ReferencedBytes", "RepoPath", "Version"]
     assert fields["NumObjects"].strip() == "3" and fields["NumPins"].strip() == "1"
     with Repo(cli_repo) as repo:
         assert int(fields["BlockBytes"]) == repo.store.size() > 300_000
-    assert out.splitlines()[0] == "NumObjects: 3"                     # tabwriter: padded to the widest key
+    assert out.splitlines()[0] == "NumObjects:      3"                # tabwriter: padded to the widest key
     assert run(capsys, "repo", "stat", "--size-only")[1].startswith("RepoSize: ")
     assert run(capsys, "repo", "verify") == (0, "verify complete, all blocks validated.\n", "")
     with Repo(cli_repo) as repo:

@@ -15,8 +15,9 @@ from casengine.dag.cid import Cid
 from casengine.errors import CorruptBlock, InvalidOption, TierUnavailable
 from casengine.ipfs_backend_router import (FallbackBackend, HuggingFaceCacheBackend, IPFSBackend, IPFSKitBackend,
                                            KuboCLIBackend, KuboRPCBackend, LocalNode)
+from casengine.nodes.remote import block_cid
 from casengine.stores.memory import MemoryStore
-from casengine.stores.tiered import TieredStore, block_cid
+from casengine.stores.tiered import TieredStore
 
 ROUTER_ENV = ("IPFS_BACKEND", "ENABLE_IPFS_KIT", "IPFS_KIT_DISABLE", "ENABLE_HF_CACHE", "KUBO_CMD", "KUBO_API",
               "IPFS_ROUTER_CACHE", "CASENGINE_REPO", "ENABLE_IPFS_MODEL_STORAGE", "ENABLE_IPFS_MODEL_CACHE")

@@ -22,8 +22,8 @@ from .common import BOOL_LONG_FLAGS
 #: verb's module, since importing them all was most of the time of a small ``add``; ``--help``
 #: and an unknown verb import every one.
 VERBS = {"add": "add", "cat": "files", "get": "files", "ls": "files", "dag": "dag", "stats": "stats",
-         "block": "block", "pin": "pin", "repo": "repo", "hf": "hf", "push": "push",
-         "serve": "serve"}
+         "block": "block", "pin": "pin", "repo": "repo", "filestore": "filestore", "hf": "hf",
+         "push": "push", "serve": "serve"}
 
 
 def _global_options(parser: argparse.ArgumentParser, default: object = None) -> None:

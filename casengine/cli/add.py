@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_bool(p, "--raw-leaves", help="raw blocks for leaves (default: true for CIDv1)")
     add_bool(p, "--inline", help="inline small blocks into CIDs")
     add_bool(p, "--pin", default=True, help="pin the added root (default true)")
+    add_bool(p, "--nocopy", help="reference the files' bytes instead of storing them (Kubo's filestore); "
+                                 "implies --raw-leaves")
     p.add_argument("--cid-version", type=int, help="CID version (0 or 1)")
     p.add_argument("-s", "--chunker",
                    help="size-N, rabin, rabin-AVG, rabin-MIN-AVG-MAX or buzhash (default size-262144)")
@@ -76,6 +78,7 @@ def options_from(args: argparse.Namespace) -> ImportOptions:
         args.profile, cid_version=args.cid_version, raw_leaves=args.raw_leaves, chunker=args.chunker,
         trickle=args.trickle, hash=args.hash, inline=args.inline, inline_limit=args.inline_limit,
         hidden=args.hidden, wrap_with_directory=args.wrap_with_directory, only_hash=args.only_hash, pin=args.pin,
+        nocopy=args.nocopy,
         max_links=args.max_links, max_directory_links=args.max_directory_links,
         max_hamt_fanout=args.max_hamt_fanout, shard_threshold=args.hamt_size_threshold,
         shard_estimate=args.hamt_size_estimation, shard_at_threshold=args.hamt_shard_at_threshold)

@@ -9,9 +9,9 @@ from typing import Iterator
 from .. import car
 from ..dag.cid import Cid
 from ..errors import InvalidOption, RemoteError
-from ..stores.kubo_cli import KuboCLIStore
-from ..stores.kubo_rpc import KuboRPCStore
-from ..stores.tiered import RemoteTier
+from ..nodes.kubo_cli import KuboCLIStore
+from ..nodes.kubo_rpc import KuboRPCStore
+from ..nodes.remote import RemoteTier
 from .common import open_repo
 
 

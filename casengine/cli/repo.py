@@ -1,7 +1,9 @@
 """``casengine repo gc|stat|verify``: Kubo's ``ipfs repo`` lines (kubo core/commands/repo.go).
 
 ``stat`` prints Kubo's fields where casengine has them (NumObjects, RepoSize on disk, RepoPath,
-Version) plus what a pin-aware store adds (NumPins, BlockBytes); it has no StorageMax.
+Version) plus what a pin-aware store adds (NumPins, BlockBytes) and the filestore references of
+``add --nocopy``, counted apart (References, ReferencedBytes: in their files, not in RepoSize);
+it has no StorageMax.
 """
 
 from __future__ import annotations
@@ -56,9 +58,11 @@ def repo_stat(args: argparse.Namespace) -> int:
     fields: dict[str, int | str] = {"RepoSize": st.disk_bytes}
     if not args.size_only:
         fields = {"NumObjects": st.blocks, "NumPins": st.pins, **fields, "BlockBytes": st.bytes,
+                  "References": st.references, "ReferencedBytes": st.referenced_bytes,
                   "RepoPath": st.path, "Version": f"casengine-lmdb@{FORMAT}"}
     size = human_bytes if args.human else str
-    text = tabulate([[f"{k}:", size(v) if k in ("RepoSize", "BlockBytes") else str(v)] for k, v in fields.items()])
+    sizes = ("RepoSize", "BlockBytes", "ReferencedBytes")
+    text = tabulate([[f"{k}:", size(v) if k in sizes else str(v)] for k, v in fields.items()])
     emit(args, fields, text.rstrip("\n"))
     return 0
 

@@ -27,9 +27,12 @@ def run(args: argparse.Namespace) -> int:
     with open_repo(args) as repo:
         u = usage(repo)
     emit(args, {"NumBlocks": u.blocks, "BytesStored": u.stored, "Pins": u.pins, "BytesAdded": u.added,
-                "BytesUnique": u.unique, "DedupRatio": round(u.ratio, 4)},
+                "BytesUnique": u.unique, "DedupRatio": round(u.ratio, 4), "DiskBytes": u.disk,
+                "References": u.references, "ReferencedBytes": u.referenced},
          f"NumBlocks:   {u.blocks}\n"
          f"BytesStored: {u.stored} ({human(u.stored)})\n"
+         f"DiskBytes:   {u.disk} ({human(u.disk)}; the repository's files)\n"
+         f"References:  {u.references} ({human(u.referenced)} in the files they point at; add --nocopy)\n"
          f"Pins:        {u.pins}\n"
          f"BytesAdded:  {u.added} ({human(u.added)}; pinned DAGs, every reference counted)\n"
          f"BytesUnique: {u.unique} ({human(u.unique)}; distinct blocks the pins reach)\n"

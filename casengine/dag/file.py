@@ -21,6 +21,9 @@ from .unixfs import DataType
 Buffer = bytes | bytearray | memoryview
 #: Where finished blocks go (a store's batch writer), or None when only hashing.
 BlockSink = Callable[[Cid, Buffer], None]
+#: Where raw leaves go instead of the block sink when they are referenced, not stored
+#: (``--nocopy``): told each leaf's CID and size, in file order.
+LeafSink = Callable[[Cid, int], None]
 
 
 class DagRef(NamedTuple):
@@ -43,10 +46,12 @@ def put_block(builder: CidBuilder, sink: BlockSink | None, codec: int, block: by
 class FileWriter:
     """Encodes and hashes the nodes of a file DAG and hands their blocks to a sink."""
 
-    def __init__(self, builder: CidBuilder, raw_leaves: bool, leaf_type: DataType, sink: BlockSink | None):
+    def __init__(self, builder: CidBuilder, raw_leaves: bool, leaf_type: DataType, sink: BlockSink | None,
+                 leaf_sink: LeafSink | None = None):
         self.builder = builder
         self.raw_leaves = raw_leaves
         self.sink = sink
+        self.leaf_sink = leaf_sink if raw_leaves and sink else None
         self._type_field = bytes([0x08, int(leaf_type)])
 
     def leaf(self, chunk: memoryview) -> tuple[DagRef, Buffer | None]:
@@ -54,7 +59,7 @@ class FileWriter:
         n = len(chunk)
         if self.raw_leaves:
             cid = self.builder.sum(RAW, (chunk,), n)
-            return DagRef(cid, n, n), (bytes(chunk) if self.sink else None)
+            return DagRef(cid, n, n), (bytes(chunk) if self.sink and not self.leaf_sink else None)
         size_varint = varint.encode(n)
         inner = self._type_field + b"\x12" + size_varint
         tail = b"\x18" + size_varint
@@ -113,6 +118,8 @@ def encode_leaves(writer: FileWriter, windows: Iterator[Window], depth: int = 4)
         for ref, block in batch:
             if block is not None:
                 writer.sink(ref.cid, block)
+            elif writer.leaf_sink:
+                writer.leaf_sink(ref.cid, ref.filesize)
             yield ref
 
 

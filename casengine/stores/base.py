@@ -2,7 +2,9 @@
 
 Blocks are keyed by multihash, as Kubo keys them, so the same bytes under CIDv0 and CIDv1
 (or under dag-pb and raw) are stored once. Identity CIDs carry their block inside the CID
-and are never stored. Reads are verified against the CID's hash unless the caller opts out.
+and are never stored. Reads are verified against the CID's hash unless the caller opts out;
+a block a store keeps outside itself (a filestore reference into a file) is hashed on every
+read, opt-out or not, and returned as :class:`Verified` so it is not hashed twice.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ def verify(cid: Cid, block: Buffer) -> None:
     want = cid.digest
     if len(want) > fn.size or fn.digest(block)[len(fn.prefix):len(fn.prefix) + len(want)] != want:
         raise CorruptBlock(cid)
+
+
+class Verified(bytes):
+    """A block its store has already hashed against the multihash it was read under."""
 
 
 _POOL: ThreadPoolExecutor | None = None
@@ -112,7 +118,7 @@ class Blockstore(ABC):
         block = self._get(cid.multihash)
         if block is None:
             raise CidNotFound(cid)
-        if verified:
+        if verified and not isinstance(block, Verified):
             verify(cid, block)
         return block
 
@@ -126,6 +132,10 @@ class Blockstore(ABC):
 
         def check(cid: Cid) -> Future:
             block = self.get(cid, verified=False)
+            if isinstance(block, Verified):
+                done: Future = Future()
+                done.set_result(block)
+                return done
             return _pool().submit(_checked, cid, block)
         yield from _in_order((check(cid) for cid in cids), ahead)
 
@@ -194,7 +204,7 @@ class BatchWriter:
     once every block handed in is committed, and raises the error of any batch that failed.
     """
 
-    def __init__(self, store: Blockstore, max_bytes: int = 64 << 20, max_blocks: int = 4096):
+    def __init__(self, store: Blockstore, max_bytes: int = 8 << 20, max_blocks: int = 4096):
         self.store = store
         self.max_bytes, self.max_blocks = max_bytes, max_blocks
         self._items: list[tuple[Cid, Buffer]] = []

@@ -23,9 +23,9 @@ from casengine.dag.cid import Cid
 from casengine.errors import CasError, CidNotFound
 from casengine.exporter import Exporter
 from casengine.importer import Importer
+from casengine.nodes.remote import block_cid
 from casengine.options import ImportOptions
 from casengine.stores.base import Blockstore
-from casengine.stores.tiered import block_cid
 
 #: Every way the server can fail a command, as a peer (or the network) really fails.
 FAULTS = {

@@ -16,10 +16,10 @@ from casengine import car
 from casengine.dag.cid import Cid
 from casengine.exporter import Exporter
 from casengine.importer import Importer
+from casengine.nodes.remote import block_cid
 from casengine.repo import RECURSIVE, Repo
 from casengine.stores.base import Blockstore
 from casengine.stores.memory import MemoryStore
-from casengine.stores.tiered import block_cid
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Flags are spelled as Kubo 0.22 spells them (``block put --cid-codec``, ``cat --o
 where the command refuses one (js-ipfs's ``jsipfs`` has no ``--cid-codec``) the legacy spelling
 is tried once and remembered. Output is parsed in both dialects (js-ipfs prints CIDv1 in
 base58btc and ``ls`` with mode and mtime columns); output that is neither is a RemoteError.
-Every call has a :class:`~casengine.stores.deadline.Deadline` (bytes written and read are its
+Every call has a :class:`~casengine.nodes.deadline.Deadline` (bytes written and read are its
 progress): a command that hangs or trickles is killed, with every process it started.
 """
 
@@ -23,14 +23,14 @@ from typing import Iterable, Iterator
 
 from ..dag.cid import Cid
 from ..dag.unixfs import DataType
-from ..errors import CidNotFound, InvalidCid, RemoteError
+from ..errors import CidNotFound, InvalidCid, PinError, RemoteError
 from ..exporter import Entry
+from ..fsutil import discard, place, staging_dir
 from ..options import ImportOptions
-from ..repo import PinError
-from .base import Buffer
+from ..stores.base import Buffer
 from .deadline import Deadline
-from .kubo_rpc import CHUNK, NOT_FOUND, NOT_PINNED, add_args, parse_cid, root_cid
-from .tiered import RemoteTier, Source, block_cid, check_listed, discard, parsing, place, staging_dir
+from .kubo_words import CHUNK, NOT_FOUND, NOT_PINNED, add_args, parse_cid, root_cid
+from .remote import RemoteTier, Source, block_cid, check_listed, parsing
 
 DEFAULT_TIMEOUT = 60.0
 #: Seconds between looks at a running command's progress.

@@ -17,9 +17,9 @@ from typing import Any, Iterator
 from ..dag.cid import Cid
 from ..errors import CidNotFound, RemoteError, TierUnavailable
 from ..options import ImportOptions
-from .base import Buffer
-from .kubo_rpc import NOT_FOUND, parse_cid, root_cid
-from .tiered import RemoteTier, Source, block_cid
+from ..stores.base import Buffer
+from .kubo_words import NOT_FOUND, parse_cid, root_cid
+from .remote import RemoteTier, Source, block_cid
 
 #: Forced on every kit we construct: no binary downloads, no daemons started behind our back.
 SAFE_METADATA = {"auto_download_binaries": False, "auto_start_daemons": False, "skip_dependency_check": True}

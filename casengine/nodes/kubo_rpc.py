@@ -4,7 +4,7 @@ Speaks Kubo 0.22's RPC as Kubo documents it and copes with js-ipfs's Kubo-RPC se
 other implementation of the same API: CIDs it prints in base58btc are parsed as CIDs, sizes
 may be numbers or strings, and ``block/put`` gets ``format`` beside ``cid-codec`` for raw
 blocks (js-ipfs reads only the former). Request bodies (multipart uploads) and response
-bodies are streamed. Every call has a :class:`~casengine.stores.deadline.Deadline`: no peer
+bodies are streamed. Every call has a :class:`~casengine.nodes.deadline.Deadline`: no peer
 can hold one for ever, silent or trickling. An answer that is not what the command prints
 (cut short, not JSON, missing its fields) is a RemoteError, like any other failure of the node,
 and so is a stream that Kubo ends early with an ``X-Stream-Error`` trailer.
@@ -15,142 +15,27 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
-import secrets
-import socket
-import stat
 from typing import Any, Callable, Iterable, Iterator, TypeVar
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from ..dag.cid import Cid
 from ..dag.unixfs import DataType
-from ..errors import CasError, CidNotFound, InvalidCid, InvalidOption, RemoteError, RemoteTimeout
+from ..errors import CasError, CidNotFound, InvalidOption, PinError, RemoteError, RemoteTimeout
 from ..exporter import Entry
-from ..importer import _sorted_entries, is_hidden
+from ..fsutil import discard, place, staging_dir
 from ..options import ImportOptions
-from ..repo import PinError
-from .base import Buffer
+from ..stores.base import Buffer
 from .deadline import Deadline
-from .tiered import RemoteTier, Source, block_cid, check_listed, discard, extract_tar, parsing, place, staging_dir
+from .kubo_words import CHUNK, NOT_FOUND, NOT_PINNED, add_args, flag, parse_cid, root_cid
+from .remote import RemoteTier, Source, block_cid, check_listed, parsing
+from .rpc_http import Connection, Reader, parse_api
+from .tar import extract_tar
+from .upload import Multipart, upload_parts
 
 T = TypeVar("T")
 
 DEFAULT_API = "http://127.0.0.1:5001"
 DEFAULT_TIMEOUT = 60.0
-CHUNK = 1 << 20
-#: Bytes handed to the socket per wait when sending (each piece gets what is left of the deadline).
-SEND_PIECE = 64 << 10
-NOT_FOUND = re.compile(r"ENOENT|not found|no link named|could not resolve|does not exist", re.I)
-NOT_PINNED = re.compile(r"not pinned|pinned indirectly|is pinned recursively", re.I)
-
-
-def parse_api(api: str) -> tuple[str, int]:
-    """(host, port) of ``http://host:port``, ``host:port`` or a ``/ip4|ip6|dns/HOST/tcp/PORT`` multiaddr."""
-    text = api.strip()
-    if text.startswith("/"):
-        parts = text.split("/")
-        if len(parts) >= 5 and parts[1] in ("ip4", "ip6", "dns", "dns4", "dns6") and parts[3] == "tcp":
-            return parts[2], int(parts[4])
-        raise InvalidOption(f"unsupported API multiaddr {api!r} (want /ip4/HOST/tcp/PORT)")
-    url = urlsplit(text if "://" in text else f"http://{text}")
-    if url.scheme != "http" or not url.hostname:
-        raise InvalidOption(f"unsupported API address {api!r} (want http://HOST:PORT)")
-    return url.hostname, url.port or 5001
-
-
-def parse_cid(text: str) -> Cid | str:
-    """A CID the node printed (base58btc CIDv1 included), or the text as given if it is none."""
-    try:
-        return Cid.parse(text)
-    except InvalidCid:
-        return text
-
-
-def root_cid(path: str | Cid) -> Cid:
-    """The CID a ``CID[/path]`` argument starts with; CidNotFound for text that is no CID."""
-    if isinstance(path, Cid):
-        return path
-    text = path.strip()
-    text = text[6:] if text.startswith("/ipfs/") else text
-    try:
-        return Cid.parse(text.split("/", 1)[0])
-    except InvalidCid as e:
-        raise CidNotFound(path, f"not a CID: {e}") from None
-
-
-def add_args(options: ImportOptions) -> dict[str, str]:
-    """``ipfs add`` options as Kubo's RPC (and CLI long flags) spell them; hidden is client-side."""
-    default = ImportOptions()
-    if options.max_links != default.max_links or options.shard_threshold != default.shard_threshold:
-        raise InvalidOption("max_links and shard_threshold cannot be set through Kubo's add command")
-    args = {"pin": _bool(options.pin)}
-    if options.chunker != default.chunker:
-        args["chunker"] = options.chunker
-    if options.hash != default.hash:  # js-ipfs switches to CIDv1 when any hash is named
-        args["hash"] = options.hash
-    if options.cid_version is not None:
-        args["cid-version"] = str(options.cid_version)
-    if options.raw_leaves is not None:
-        args["raw-leaves"] = _bool(options.raw_leaves)
-    if options.trickle:
-        args["trickle"] = "true"
-    if options.inline:
-        args["inline"] = "true"
-        args["inline-limit"] = str(options.inline_limit)
-    if options.wrap_with_directory:
-        args["wrap-with-directory"] = "true"
-    if options.only_hash:
-        args["only-hash"] = "true"
-    return args
-
-
-def _bool(value: bool) -> str:
-    return "true" if value else "false"
-
-
-def upload_parts(path: str | os.PathLike, *, recursive: bool, hidden: bool) -> Iterator[tuple[str, str, Iterable[bytes]]]:
-    """(name, content type, body chunks) of each entry of *path*, as ``ipfs add`` uploads them.
-
-    Directories holding entries are implied by their entries' names (go-ipfs-files and js-ipfs
-    both create them; js-ipfs refuses a directory part as the first part); empty ones are
-    ``application/x-directory`` parts. Symlinks are ``application/symlink`` parts holding
-    their target.
-    """
-    path = os.fspath(path)
-    top = os.path.basename(os.path.normpath(path))
-    st = os.lstat(path)
-    if stat.S_ISDIR(st.st_mode) and not recursive:
-        raise InvalidOption(f"{path} is a directory, use the '-r' flag to specify directories")
-    stack = [(top, path, st)]
-    while stack:
-        name, full, st = stack.pop()
-        if stat.S_ISDIR(st.st_mode):
-            entries = [e for e in _sorted_entries(full) if hidden or not is_hidden(e.name)]
-            if not entries:
-                yield name, "application/x-directory", ()
-            stack.extend((f"{name}/{e.name}", e.path, e.stat(follow_symlinks=False)) for e in reversed(entries))
-        elif stat.S_ISLNK(st.st_mode):
-            yield name, "application/symlink", (os.fsencode(os.readlink(full)),)
-        elif stat.S_ISREG(st.st_mode):
-            yield name, "application/octet-stream", _file_chunks(full)
-        else:
-            raise InvalidOption(f"unrecognized file type for {full}: {stat.filemode(st.st_mode)}")
-
-
-def _file_chunks(path: str) -> Iterator[bytes]:
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            yield chunk
-
-
-def multipart(parts: Iterable[tuple[str, str, Iterable[bytes]]], boundary: str) -> Iterator[bytes]:
-    """A multipart/form-data body, streamed; names are %-escaped as go-ipfs-files expects."""
-    for name, ctype, body in parts:
-        yield (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{quote(name, safe="")}"\r\n'
-               f"Content-Type: {ctype}\r\n\r\n").encode()
-        yield from body
-        yield b"\r\n"
-    yield f"--{boundary}--\r\n".encode()
 
 
 class KuboRPCStore(RemoteTier):
@@ -167,11 +52,11 @@ class KuboRPCStore(RemoteTier):
         return f"KuboRPCStore({self.api!r})"
 
     # -- transport ---------------------------------------------------------------------------------
-    def _open(self, cmd: str, args: Iterable[tuple[str, str]] = (), body: "_Multipart | None" = None,
+    def _open(self, cmd: str, args: Iterable[tuple[str, str]] = (), body: Multipart | None = None,
               arg: object = None) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         """POST /api/v0/*cmd*; a 200 response, or the node's error raised as a typed error."""
         url = f"/api/v0/{cmd}?{urlencode(list(args), quote_via=quote)}"
-        conn = _Connection(self.host, self.port, Deadline(self.timeout, f"{self.api} {cmd}"))
+        conn = Connection(self.host, self.port, Deadline(self.timeout, f"{self.api} {cmd}"))
         try:
             if body is None:
                 conn.request("POST", url)
@@ -211,18 +96,18 @@ class KuboRPCStore(RemoteTier):
             raise CidNotFound(arg if arg is not None else cmd, message)
         raise RemoteError(f"{self.api} {cmd}: {message}")
 
-    def _call(self, cmd: str, args: Iterable[tuple[str, str]] = (), body: "_Multipart | None" = None,
+    def _call(self, cmd: str, args: Iterable[tuple[str, str]] = (), body: Multipart | None = None,
               arg: object = None) -> bytes:
         return b"".join(self._stream(cmd, args, body, arg))
 
     def _answer(self, cmd: str, read: Callable[[Any], T], args: Iterable[tuple[str, str]] = (),
-                body: "_Multipart | None" = None, arg: object = None) -> T:
+                body: Multipart | None = None, arg: object = None) -> T:
         """*read* applied to the JSON value *cmd* answers (RemoteError if it is not what Kubo sends)."""
         data = self._call(cmd, args, body, arg)
         with parsing(f"{self.api} {cmd}"):
             return read(json.loads(data))
 
-    def _stream(self, cmd: str, args: Iterable[tuple[str, str]] = (), body: "_Multipart | None" = None,
+    def _stream(self, cmd: str, args: Iterable[tuple[str, str]] = (), body: Multipart | None = None,
                 arg: object = None) -> Iterator[bytes]:
         conn, resp = self._open(cmd, args, body, arg)
         declared = resp.getheader("X-Content-Length")  # Kubo's cat says how much is coming
@@ -244,7 +129,7 @@ class KuboRPCStore(RemoteTier):
         if declared is not None and declared.isdigit() and got != int(declared):
             raise RemoteError(f"{self.api} {cmd}: {got} bytes arrived of the {declared} announced")
 
-    def _json_lines(self, cmd: str, args: Iterable[tuple[str, str]] = (), body: "_Multipart | None" = None,
+    def _json_lines(self, cmd: str, args: Iterable[tuple[str, str]] = (), body: Multipart | None = None,
                     arg: object = None) -> Iterator[dict]:
         buf = b""
         for chunk in self._stream(cmd, args, body, arg):
@@ -281,7 +166,7 @@ class KuboRPCStore(RemoteTier):
         else:
             parts = upload_parts(source, recursive=recursive, hidden=options.hidden)
         last = None
-        for line in self._json_lines("add", args.items(), _Multipart(parts)):
+        for line in self._json_lines("add", args.items(), Multipart(parts)):
             if "Hash" in line:
                 last = line["Hash"]
         if last is None:
@@ -311,7 +196,7 @@ class KuboRPCStore(RemoteTier):
         try:
             conn, resp = self._open("get", [("arg", str(path))], arg=path)
             try:
-                entry = extract_tar(_Reader(resp, self, "get"), stage, "content")
+                entry = extract_tar(Reader(resp, lambda e: self._wrap("get", e)), stage, "content")
             finally:
                 conn.close()
             place(entry, output_path)
@@ -320,11 +205,11 @@ class KuboRPCStore(RemoteTier):
 
     def pin_add(self, cid: Cid, recursive: bool = True) -> None:
         self._answer("pin/add", lambda answer: check_listed(f"{self.api} pin/add", cid, answer["Pins"]),
-                     [("arg", str(cid)), ("recursive", _bool(recursive))], arg=cid)
+                     [("arg", str(cid)), ("recursive", flag(recursive))], arg=cid)
 
     def pin_rm(self, cid: Cid, recursive: bool = True) -> None:
         self._answer("pin/rm", lambda answer: check_listed(f"{self.api} pin/rm", cid, answer["Pins"]),
-                     [("arg", str(cid)), ("recursive", _bool(recursive))], arg=cid)
+                     [("arg", str(cid)), ("recursive", flag(recursive))], arg=cid)
 
     def pin_ls(self, kind: str = "all") -> Iterator[tuple[Cid, str]]:
         def read(answer: dict) -> list[tuple[Cid, str]]:
@@ -338,7 +223,7 @@ class KuboRPCStore(RemoteTier):
         if codec == "raw":  # Kubo 0.22 takes the legacy `format` beside cid-codec; js-ipfs reads only it
             args.append(("format", "raw"))
         got = self._answer("block/put", lambda answer: parse_cid(answer["Key"]), args,
-                           _Multipart([("block", "application/octet-stream", (bytes(data),))]))
+                           Multipart([("block", "application/octet-stream", (bytes(data),))]))
         return self._check(cid, got)
 
     def block_stat(self, cid: Cid) -> int:
@@ -349,8 +234,8 @@ class KuboRPCStore(RemoteTier):
 
     def dag_import(self, chunks: Iterable[bytes], *, pin_roots: bool = True) -> list[Cid]:
         roots = []
-        body = _Multipart([("dag.car", "application/octet-stream", chunks)])
-        for line in self._json_lines("dag/import", [("pin-roots", _bool(pin_roots))], body):
+        body = Multipart([("dag.car", "application/octet-stream", chunks)])
+        for line in self._json_lines("dag/import", [("pin-roots", flag(pin_roots))], body):
             root = (line.get("Root") or {})
             if root.get("PinErrorMsg"):
                 raise RemoteError(f"{self.api} dag/import: {root['PinErrorMsg']}")
@@ -396,85 +281,3 @@ def _ls_entries(answer: dict) -> list[Entry]:
         cid = Cid.parse(link["Hash"])
         out.append(Entry(link.get("Name", ""), cid, int(link.get("Size") or 0), DataType(int(link.get("Type", 2)))))
     return out
-
-
-class _TimedSocket(socket.socket):
-    """A socket whose every wait is charged to its call's :class:`Deadline`."""
-
-    deadline: Deadline
-
-    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
-        def recv(seconds: float) -> int:
-            self.settimeout(seconds)
-            return socket.socket.recv_into(self, buffer, nbytes, flags)
-        return self.deadline.wait(recv, moved=lambda n: n)
-
-    def sendall(self, data, flags: int = 0) -> None:
-        view = memoryview(data).cast("B")
-        for start in range(0, len(view), SEND_PIECE):
-            piece = view[start:start + SEND_PIECE]
-
-            def send(seconds: float) -> int:
-                self.settimeout(seconds)
-                socket.socket.sendall(self, piece, flags)
-                return len(piece)
-            self.deadline.wait(send, moved=lambda n: n)
-
-
-class _Response(http.client.HTTPResponse):
-    """A response that keeps Kubo's ``X-Stream-Error`` trailer (http.client reads trailers only to
-    drop them): the error of a command whose output had already begun to stream."""
-
-    stream_error: str | None = None
-
-    def _read_and_discard_trailer(self) -> None:
-        while True:
-            line = self.fp.readline(http.client._MAXLINE + 1)
-            if len(line) > http.client._MAXLINE:
-                raise http.client.LineTooLong("trailer line")
-            if line in (b"\r\n", b"\n", b""):
-                return
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.strip().lower() == "x-stream-error":
-                self.stream_error = value.strip()
-
-
-class _Connection(http.client.HTTPConnection):
-    """An HTTP connection whose connect, writes and reads all draw on one :class:`Deadline`."""
-
-    response_class = _Response
-
-    def __init__(self, host: str, port: int, deadline: Deadline):
-        super().__init__(host, port, timeout=deadline.timeout)
-        self.deadline = deadline
-
-    def connect(self) -> None:
-        sock = self.deadline.wait(lambda seconds: socket.create_connection((self.host, self.port), seconds))
-        self.sock = _TimedSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
-        self.sock.deadline = self.deadline
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-class _Multipart:
-    """A streamed multipart body that knows its boundary (http.client sends it chunked)."""
-
-    def __init__(self, parts: Iterable[tuple[str, str, Iterable[bytes]]]):
-        self.boundary = secrets.token_hex(16)
-        self._parts = parts
-
-    def __iter__(self) -> Iterator[bytes]:
-        return multipart(self._parts, self.boundary)
-
-
-class _Reader:
-    """A response as a read()-able stream whose errors are typed (for tarfile)."""
-
-    def __init__(self, resp: http.client.HTTPResponse, store: KuboRPCStore, cmd: str):
-        self.resp, self.store, self.cmd = resp, store, cmd
-
-    def read(self, n: int = -1) -> bytes:
-        try:
-            return self.resp.read(n)
-        except BaseException as e:
-            raise self.store._wrap(self.cmd, e) from None
-

@@ -1,0 +1,3 @@
+"""The router's parts: the seed's backend API over one node (:mod:`.backends`) and the chain of
+tiers that falls back from one to the next (:mod:`.fallback`). ``casengine.ipfs_backend_router``
+is the seed's module API on top of them."""
