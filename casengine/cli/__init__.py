@@ -23,7 +23,7 @@ from .common import BOOL_LONG_FLAGS
 #: and an unknown verb import every one.
 VERBS = {"add": "add", "cat": "files", "get": "files", "ls": "files", "dag": "dag", "stats": "stats",
          "block": "block", "pin": "pin", "repo": "repo", "filestore": "filestore", "hf": "hf",
-         "push": "push", "serve": "serve"}
+         "push": "push", "serve": "serve", "dedup": "dedup"}
 
 
 def _global_options(parser: argparse.ArgumentParser, default: object = None) -> None:
