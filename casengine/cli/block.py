@@ -1,8 +1,8 @@
 """``casengine block put|get|stat|rm``: Kubo's ``ipfs block`` flags, lines and error texts
 (kubo core/commands/block.go, core/coreiface/options/block.go, go-multihash Sum).
 
-Unlike Kubo, ``put`` validates what it is told: a dag-pb block must decode as canonical
-dag-pb and a dag-cbor block as dag-cbor (with the ``dag-cbor`` package), and ``--pin`` pins
+Unlike Kubo, ``put`` validates what it is told: the block must decode as its codec, as a
+DAG walk decodes it (casengine.dag.links: an unknown codec is refused), and ``--pin`` pins
 only a block whose links are all present (a pin always covers a complete DAG). The size
 limit is checked before anything is stored.
 """
@@ -16,7 +16,7 @@ from typing import BinaryIO
 from ..dag import multihash, varint
 from ..dag.cid import DAG_PB, Cid, codec_code
 from ..dag.links import links
-from ..errors import InvalidCid, InvalidOption
+from ..errors import DecodeError, InvalidCid, InvalidOption
 from .common import add_bool, emit, open_repo
 from .pin import resolve_cid
 
@@ -106,7 +106,10 @@ def block_put(args: argparse.Namespace) -> int:
                 with open(name, "rb") as f:
                     data = _read_block(f, args.allow_big_block)
             cid = block_cid(data, args.cid_codec, args.mhtype, args.mhlen, args.format)
-            links(cid, data)  # validates dag-pb and dag-cbor (DecodeError)
+            try:
+                links(cid, data)  # validates the block as its codec (what a pin's walk will decode)
+            except DecodeError as e:
+                raise DecodeError(f"block is not valid {cid.codec_name}: {e}") from None
             repo.put_block(cid, data, pin=args.pin)
             emit(args, {"Key": str(cid), "Size": len(data)}, str(cid))
     return 0
