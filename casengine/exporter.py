@@ -311,6 +311,12 @@ class Exporter:
         try:
             self._write_entry(node, dir_fd, tmp, progress)
             os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except OSError as e:
+            remove(dir_fd, tmp)
+            if e.filename != tmp:
+                raise
+            where = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), name)  # the user's path, not ours
+            raise OSError(e.errno, e.strerror, where) from None
         except BaseException:
             remove(dir_fd, tmp)
             raise

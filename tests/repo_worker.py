@@ -6,6 +6,8 @@
     python tests/repo_worker.py gc REPO              collect garbage; print how many blocks went
     python tests/repo_worker.py mix REPO SEED N DIR...  N rounds of adds (pinned or not) and unpins
                                                      of the files in the DIRs; print what it added
+    python tests/repo_worker.py get GATE ARGV...     run the `casengine` command ARGV (a `get`),
+                                                     stopping once the first file bytes are written
 
 A gate is a directory: the worker creates GATE/ready (holding the root CID for ``add``) when
 it reaches the point, then waits for the test to create GATE/go.
@@ -78,9 +80,26 @@ def mix(repo_path: str, seed: int, rounds: int, *dirs: str) -> None:
     print(json.dumps(added))
 
 
+def get(gate: str, *argv: str) -> None:
+    from casengine.cli import main
+    from casengine.exporter import Exporter
+
+    cat = Exporter.cat
+
+    def gated(self, *args, **kwargs):  # the first piece is in the file being written
+        for n, piece in enumerate(cat(self, *args, **kwargs)):
+            yield piece
+            if n == 0:
+                wait_at(gate)
+    Exporter.cat = gated
+    sys.exit(main(list(argv)))
+
+
 if __name__ == "__main__":
     cmd, *args = sys.argv[1:]
-    if cmd == "mix":
+    if cmd == "get":
+        get(*args)
+    elif cmd == "mix":
         mix(args[0], int(args[1]), int(args[2]), *args[3:])
     else:
         {"add": add, "hold": hold, "gc": gc}[cmd](*args)

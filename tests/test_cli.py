@@ -6,10 +6,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import struct
 import subprocess
 import sys
 import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ import pytest
 import casengine
 from casengine.cli import build_parser, leaf_parsers, main
 from casengine.errors import CidNotFound
+from casengine.options import ImportOptions
 from casengine.repo import Repo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -207,3 +210,41 @@ def test_verbs_that_add_create_the_repository(tmp_path, capsys):
         code, out, _ = run(capsys, *argv, "--repo", str(where))
         assert code == 0 and (where / "data.mdb").exists()
         assert run(capsys, "block", "stat", out.strip(), "--repo", str(where))[0] == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_get_stopped_by_a_signal_leaves_nothing_behind(repo, tmp_path, sig):
+    """SIGTERM is handled as SIGINT: the partial file goes (issue 17 item 5: a hidden .part stayed)."""
+    data = tmp_path / "big"
+    data.write_bytes(os.urandom(3 << 20))
+    with Repo(repo) as r:
+        root = r.add(str(data), ImportOptions(chunker="size-65536")).cid
+    out, gate = tmp_path / "out", tmp_path / "gate"
+    out.mkdir()
+    gate.mkdir()
+    child = subprocess.Popen([sys.executable, str(ROOT / "tests" / "repo_worker.py"), "get", str(gate),
+                              "get", str(root), "-o", str(out / "restored"), "--repo", str(repo)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while not (gate / "ready").exists() and child.poll() is None:
+        time.sleep(0.01)
+    assert child.poll() is None and any(p.name.endswith(".part") for p in out.iterdir())
+    child.send_signal(sig)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 128 + sig and err == b""
+    assert list(out.iterdir()) == []
+
+
+def test_get_errors_name_the_users_paths(repo, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.txt").write_bytes(b"a\n")
+    root = run(capsys, "add", "-Q", "-r", str(tree))[1].strip()
+    (tmp_path / "existing").write_bytes(b"x")
+    (tmp_path / "e3" / "a.txt" / "inside").mkdir(parents=True)
+    for argv, shown in ((["-o", "existing"], tmp_path / "existing"), (["-o", "e3"], tmp_path / "e3" / "a.txt")):
+        code, out, err = run(capsys, "get", root, *argv)
+        assert code == 1 and ".part" not in err and ".casengine" not in err
+        assert err.startswith("Error: [Errno ") and err.endswith(f": '{shown}'\n") and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e3", "existing", "repo", "tree"]
+    assert os.listdir(tmp_path / "e3") == ["a.txt"] and os.listdir(tmp_path / "e3" / "a.txt") == ["inside"]
