@@ -213,7 +213,11 @@ def load(store: Blockstore, sources: Iterable[Source], progress: Progress | None
     for source in sources:
         stream, owned = _open(source)
         try:
-            reader = CarReader(stream)
+            try:
+                reader = CarReader(stream)
+            except CarError as e:  # its start is no CAR header: garbage, or another format
+                name = os.fspath(source) if owned else getattr(source, "name", "the stream")
+                raise CarError(f"{name} is not a CAR file ({e})") from None
             for root in reader.roots:
                 if root not in seen:
                     seen.add(root)

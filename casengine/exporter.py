@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .dag import hamt, pb, unixfs
-from .dag.cid import DAG_PB, RAW, Cid
+from .dag.cid import DAG_PB, RAW, Cid, refuse_names
 from .dag.links import depth_first, links
 from .dag.unixfs import DataType, UnixFSData
 from .errors import CidNotFound, InvalidCid, InvalidOption, IsADirectory, NotADirectory, UnixFSError, UnsafePath
@@ -119,6 +119,7 @@ class Exporter:
         if isinstance(path, Cid):
             return self.node(path)
         text = path.strip()
+        refuse_names(text)
         if text.startswith("/ipfs/"):
             text = text[6:]
         root, *parts = text.lstrip("/").split("/")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from casengine.cli import main
+from casengine.repo import Repo
 
 KUBO = Path(os.environ.get("KUBO43_HOME") or Path.home() / ".cache" / "casengine-peers" / "kubo-0.43.1") / "bin" / "ipfs"
 
@@ -50,6 +51,12 @@ def repo(tmp_path, monkeypatch):
 def ours(capsysbinary, *argv: str) -> tuple[int, bytes, bytes]:
     code = main(list(argv))
     out, err = capsysbinary.readouterr()
+    return code, out, err
+
+
+def ours_text(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
     return code, out, err
 
 
@@ -93,3 +100,37 @@ def test_two_arguments_of_one_name_are_refused_as_kubo(repo, tmp_path, kubo_cli,
             assert ours(capsysbinary, "add", "-n", *argv) == theirs, argv
         finally:
             os.chdir(cwd)
+
+
+@pytest.mark.parametrize("text, says", [
+    ("bad", "invalid CID 'bad': its base32 bytes are not a CID"),
+    ("", "invalid CID '': empty"),
+    ("QmXXX", "invalid CID 'QmXXX': 'Q' is no multibase prefix (a CIDv0 is 46 base58btc characters "
+              "starting Qm, a CIDv1 usually base32 starting b)"),
+    ("bafyabc", "invalid CID 'bafyabc': not valid base32"),
+    ("Qm0" + "a" * 43, "invalid CID 'Qm0aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa': not valid base58btc"),
+    ("zzzz", "invalid CID 'zzzz': its base58btc bytes are not a CID"),
+])
+def test_an_invalid_cid_says_what_is_wrong(repo, capsys, text, says):
+    """Not the multibase library's text (issue 17 item 11)."""
+    Repo(repo).close()
+    for argv in (["cat", text], ["pin", "ls", text], ["block", "stat", text], ["dag", "export", text]):
+        code, out, err = ours_text(capsys, *argv)
+        assert code == 1 and says in err and err.count("\n") == 1, (argv, err)
+        assert "multibase" not in err.replace("no multibase prefix", "") and "padding" not in err
+
+
+@pytest.mark.parametrize("path", ["/ipns/example.com", "/ipns/k51qzi5uqu5dlvj2baxnqndepeb86cbk3ng7n3i46uzyxzyqj2xjonzllnv0v8/a"])
+def test_ipns_names_are_said_not_to_be_resolved(repo, capsys, path):
+    Repo(repo).close()
+    for argv in (["cat", path], ["ls", path], ["get", path], ["pin", "add", path], ["block", "get", path]):
+        code, out, err = ours_text(capsys, *argv)
+        assert (code, err) == (1, f"Error: {path}: IPNS names are not resolved here; give a CID or /ipfs/CID/path\n")
+
+
+def test_garbage_given_to_dag_import_is_not_a_car(repo, tmp_path, capsys):
+    for garbage in (b"garbage\n", b"\x01\x02", b"{\"roots\": []}", b"\xff" * 20):
+        path = tmp_path / "x.car"
+        path.write_bytes(garbage)
+        code, out, err = ours_text(capsys, "dag", "import", str(path))
+        assert code == 1 and err.startswith(f"Error: {path} is not a CAR file ("), (garbage, err)

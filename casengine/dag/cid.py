@@ -54,6 +54,22 @@ def codec_code(name: str) -> int:
         raise InvalidCid(f"unknown codec {name!r}") from None
 
 
+def refuse_names(path: str) -> None:
+    """An ``/ipns/`` path is a name, which casengine does not resolve (no IPNS, no DNSLink): say so."""
+    if path.startswith("/ipns/"):
+        raise InvalidCid(f"{path}: IPNS names are not resolved here; give a CID or /ipfs/CID/path")
+
+
+def _multibase_name(text: str, shown: str) -> str:
+    from multiformats import multibase
+
+    try:
+        return multibase.from_str(text).name
+    except KeyError:
+        raise InvalidCid(f"invalid CID {shown}: {text[0]!r} is no multibase prefix (a CIDv0 is 46 base58btc "
+                         "characters starting Qm, a CIDv1 usually base32 starting b)") from None
+
+
 class Cid:
     """A CID: version, codec and multihash; hashable, ordered by binary form."""
 
@@ -109,22 +125,35 @@ class Cid:
         if not isinstance(value, str):
             raise InvalidCid(f"not a CID: {value!r}")
         text = value.strip()
+        refuse_names(text)
         if text.startswith("/ipfs/"):
             text = text[6:]
         if len(text) > MAX_TEXT:  # base58 decodes in quadratic time: refuse before, not after
             raise InvalidCid(f"invalid CID {text[:40]!r}...: longer than {MAX_TEXT} characters")
+        shown = repr(value[:100])
+        if not text:
+            raise InvalidCid(f"invalid CID {shown}: empty")
+        base = "base58btc" if len(text) == 46 and text.startswith("Qm") else "base32"  # go-cid's rule for v0
         try:
-            if len(text) == 46 and text.startswith("Qm"):  # a CIDv0: bare base58btc (go-cid's rule)
+            if base == "base58btc":
                 raw = _base58_decode(text)
             elif _BASE32.fullmatch(text):
                 raw = base64.b32decode(text[1:].upper() + "=" * (-(len(text) - 1) % 8))
             else:
+                base = _multibase_name(text, shown)
                 from multiformats import multibase
 
                 raw = multibase.decode(text)
+        except InvalidCid as e:
+            if str(e).startswith("invalid CID"):
+                raise
+            raise InvalidCid(f"invalid CID {shown}: not valid {base} ({e})") from None
+        except Exception:  # multiformats and binascii raise several unrelated types
+            raise InvalidCid(f"invalid CID {shown}: not valid {base}") from None
+        try:
             return cls.from_bytes(raw)
-        except Exception as e:  # multiformats raises several unrelated types
-            raise InvalidCid(f"invalid CID {value[:100]!r}: {e}") from None
+        except InvalidCid as e:
+            raise InvalidCid(f"invalid CID {shown}: its {base} bytes are not a CID ({e})") from None
 
     # -- properties ---------------------------------------------------------------------------
     def __bytes__(self) -> bytes:
