@@ -32,6 +32,7 @@ from .fsutil import discard, place, staging_dir
 from .importer import Importer
 from .options import ImportOptions
 from .repo import Repo
+from .stores.filestore import first_reference
 
 _INDEX = b"hf-snapshots"  # LMDB db: directory CID bytes -> manifest CID bytes
 _SHA256 = 64
@@ -76,12 +77,14 @@ def _find_revision(repo_id: str, revision: str | None, cache_dir: str, repo_type
 
 
 def add_snapshot(repo: Repo, repo_id: str, revision: str | None = None, *,
-                 cache_dir: str | os.PathLike | None = None, repo_type: str = "model") -> Snapshot:
-    """Add the cached snapshot of *repo_id* at *revision* (default ``main``) and pin it."""
+                 cache_dir: str | os.PathLike | None = None, repo_type: str = "model",
+                 nocopy: bool = False) -> Snapshot:
+    """Add the cached snapshot of *repo_id* at *revision* (default ``main``) and pin it; with
+    *nocopy*, its files' bytes stay only in the cache's blobs (filestore references, raw leaves)."""
     hub = hub_cache(cache_dir)
     cached, rev = _find_revision(repo_id, revision, hub, repo_type)
     blobs = os.path.realpath(os.path.join(cached.repo_path, "blobs"))
-    importer = Importer(repo.store, ImportOptions(hidden=True))
+    importer = Importer(repo.store, ImportOptions(hidden=True, nocopy=nocopy))
     files: dict[str, bool] = {}  # path -> is an LFS object
 
     def walk(directory: str, rel: str) -> DagRef:
@@ -95,8 +98,7 @@ def add_snapshot(repo: Repo, repo_id: str, revision: str | None = None, *,
                 real = os.path.realpath(entry.path)
                 if entry.is_symlink() and os.path.dirname(real) != blobs:
                     raise UnsafePath(f"{path} in the snapshot points outside the repo's blobs: {real}")
-                with open(real, "rb") as f:
-                    writer.add(entry.name, importer.add_stream(f))
+                writer.add(entry.name, importer.add_file(real))
                 files[path] = len(os.path.basename(real)) == _SHA256
         return writer.finish()
 
@@ -185,8 +187,18 @@ def _files(exporter: Exporter, node: Node, rel: str) -> Iterator[tuple[str, Node
 
 
 def _write_blob(exporter: Exporter, node: Node, blobs: str, lfs: bool) -> str:
-    """Stream the file into ``blobs/``, named by sha256 (LFS) or git blob sha1 of its bytes."""
-    digest = hashlib.sha256() if lfs else hashlib.sha1(b"blob %d\0" % node.file_size())
+    """Stream the file into ``blobs/``, named by sha256 (LFS) or git blob sha1 of its bytes. A
+    file added with nocopy from this very ``blobs/`` is only read and hashed: its blob is there
+    already, and writing nothing costs nothing."""
+    ref = first_reference(exporter.store, node.cid) if hasattr(exporter.store, "reference") else None
+    if ref is not None and os.path.dirname(ref.path) == os.path.realpath(blobs):
+        digest = _blob_digest(node, lfs)
+        for piece in exporter.cat(node.cid):
+            digest.update(piece)
+        name = digest.hexdigest()
+        if os.path.isfile(os.path.join(blobs, name)) and os.path.getsize(os.path.join(blobs, name)) == node.file_size():
+            return name
+    digest = _blob_digest(node, lfs)
     tmp = os.path.join(blobs, f".casengine-{secrets.token_hex(6)}.incomplete")
     try:
         with open(tmp, "xb") as f:
@@ -199,6 +211,11 @@ def _write_blob(exporter: Exporter, node: Node, blobs: str, lfs: bool) -> str:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return name
+
+
+def _blob_digest(node: Node, lfs: bool):
+    """How the Hub names a blob: sha256 of an LFS object, else the git blob sha1."""
+    return hashlib.sha256() if lfs else hashlib.sha1(b"blob %d\0" % node.file_size())
 
 
 def _lfs_by_gitattributes(exporter: Exporter, root: Node) -> set[str]:

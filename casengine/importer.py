@@ -87,6 +87,13 @@ class Importer:
     def add_bytes(self, data: bytes | bytearray | memoryview) -> DagRef:
         return self.add_stream(io.BytesIO(data))
 
+    def add_file(self, path: str | os.PathLike) -> DagRef:
+        """The file DAG of the regular file at *path* (with nocopy, its leaves referenced there)."""
+        with open(path, "rb", buffering=0) as f:
+            ref = self._file(f, os.fspath(path))
+        self.flush()
+        return ref
+
     # -- paths -----------------------------------------------------------------------------------
     def add_path(self, path: str | os.PathLike, *, recursive: bool = True) -> DagRef:
         """Add one file, symlink or (with *recursive*) directory, named by its base name."""

@@ -6,7 +6,7 @@ import argparse
 
 from .. import hf
 from ..dag.cid import Cid
-from .common import open_repo
+from .common import add_bool, open_repo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,6 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("add", help="add a cached snapshot as a directory; print `added <cid> <repo>`")
     p.add_argument("repo_id", metavar="REPO_ID")
     p.add_argument("--revision", help="branch, tag or commit (default: main)")
+    add_bool(p, "--nocopy", help="keep the files' bytes only in the cache's blobs (filestore references, "
+                                 "raw leaves: the CIDs of `ipfs add -r --hidden --nocopy`)")
     _common(p)
     p.set_defaults(func=add)
 
@@ -34,7 +36,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def add(args: argparse.Namespace) -> int:
     with open_repo(args, create=True) as repo:
-        snap = hf.add_snapshot(repo, args.repo_id, args.revision, cache_dir=args.cache_dir, repo_type=args.repo_type)
+        snap = hf.add_snapshot(repo, args.repo_id, args.revision, cache_dir=args.cache_dir, repo_type=args.repo_type,
+                               nocopy=bool(args.nocopy))
     print(f"added {snap.cid} {args.repo_id}")
     return 0
 

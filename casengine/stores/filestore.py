@@ -144,6 +144,17 @@ def entries(store: "LmdbStore", cids: Iterable[str] | None = None, *, verify: bo
         yield check(mh, ref) if verify else Entry(OK, Cid(1, RAW, mh), ref)
 
 
+def first_reference(store: "LmdbStore", cid: Cid) -> FileRef | None:
+    """The reference of file DAG *cid*'s first leaf (where an ``add --nocopy`` read it), if
+    that leaf is referenced; only the first node of each level is read."""
+    while cid.codec != RAW:
+        children = store.links(cid)
+        if not children:
+            return None  # a dag-pb leaf holds its bytes itself
+        cid = children[0]
+    return store.reference(cid.multihash)
+
+
 class ReferenceWriter:
     """Collects the references of an add's leaves and records them in batches (one LMDB
     transaction each); :meth:`flush` returns once all are committed, as BatchWriter does for blocks.
