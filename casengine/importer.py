@@ -16,9 +16,12 @@ import os
 import stat
 from typing import BinaryIO, Callable, Iterable, NamedTuple
 
+from dataclasses import replace
+
 from .chunker.reader import WindowReader
 from .dag.directory import DirectoryWriter, symlink
-from .dag.file import DagRef, FileWriter, encode_leaves
+from .dag.file import DagRef, FileWriter, HoldRoot, encode_leaves
+from .dag.meta import Stat
 from .errors import InvalidOption
 from .options import ImportOptions
 from .progress import Progress, counting, current
@@ -70,13 +73,33 @@ class Importer:
             self._refs.flush()
 
     # -- files -----------------------------------------------------------------------------------
-    def _file(self, stream: BinaryIO, path: str | None = None) -> DagRef:
-        """A file DAG of *stream*; with --nocopy, the leaves of a file at *path* are referenced."""
+    def _file(self, stream: BinaryIO, path: str | None = None, stat: Stat | None = None) -> DagRef:
+        """A file DAG of *stream*; with --nocopy, the leaves of a file at *path* are referenced;
+        with metadata (*stat*, else the import's ``--mode``/``--mtime``) on its root."""
         r = self.resolved
+        stat = r.stat if stat is None else stat
+        hold = HoldRoot(self.sink) if not stat.empty else None
         refs = self._refs.for_file(path) if self._refs and path is not None else None
-        writer = FileWriter(r.builder, r.raw_leaves, r.layout.leaf_type, self.sink, refs)
+        writer = FileWriter(r.builder, r.raw_leaves, r.layout.leaf_type, hold or self.sink, refs)
         leaves = encode_leaves(writer, iter(WindowReader(stream, r.chunker)))
-        return r.layout.build(counting(leaves, self.progress, lambda ref: ref.filesize), writer)
+        ref = r.layout.build(counting(leaves, self.progress, lambda ref: ref.filesize), writer)
+        return hold.root_with(ref, r.builder, stat) if hold else ref
+
+    def _preserving(self) -> tuple[bool, bool]:
+        """(mode, mtime) taken from each entry: ``--preserve-*``, unless ``--mode``/``--mtime``
+        is given, which wins (boxo UnixfsAddOptions)."""
+        o = self.options
+        return bool(o.preserve_mode and not o.mode), bool(o.preserve_mtime and not o.mtime)
+
+    def _stat(self, st: os.stat_result) -> Stat:
+        """An entry's metadata: with ``--preserve-mode``/``--preserve-mtime``, its own values."""
+        return self.resolved.stat.preserved(st, *self._preserving())
+
+    def _wrapper_stat(self) -> Stat:
+        """The -w directory's: Kubo preserves the mode and mtime of its argument list, which has none."""
+        mode, mtime = self._preserving()
+        stat = replace(self.resolved.stat, go_mode=0, perms=0) if mode else self.resolved.stat
+        return replace(stat, mtime=None) if mtime else stat
 
     def add_stream(self, stream: BinaryIO) -> DagRef:
         """A file DAG of everything *stream* yields, read in bounded windows."""
@@ -103,26 +126,33 @@ class Importer:
         """Add each path (or stream) as ``ipfs add`` does; with wrap_with_directory, all inside
         one directory. Returns the last root added (the wrapping directory when wrapping).
         """
-        entries = _distinct([p if isinstance(p, NamedStream) else os.fspath(p) for p in paths])
+        entries = _distinct([p if isinstance(p, NamedStream) else self._argument(os.fspath(p)) for p in paths])
         if not entries:
             raise InvalidOption("expected a file argument")
         for p in entries:  # Kubo checks every argument before adding anything
             if isinstance(p, str) and stat.S_ISDIR(os.lstat(p).st_mode) and not recursive:
                 raise InvalidOption(f"'{os.path.normpath(p)}' is a directory, use the '-r' flag to specify directories")
         if self.options.wrap_with_directory:
-            wrapper = self.directory_writer()
+            wrapper = self.directory_writer(self._wrapper_stat())
             dirs: list[tuple[str, DagRef]] = []
             for p in entries:
-                wrapper.add(*self._entry(p, dirs))
+                entry = self._entry(p, dirs, top=False)
+                if entry:
+                    wrapper.add(*entry)
             ref = wrapper.finish()
             self._emit_dirs(dirs + [("", ref)])
             return ref
         ref = None
         for p in entries:
             dirs = []
-            _, ref = self._entry(p, dirs)
+            _, ref = self._entry(p, dirs, top=True)
             self._emit_dirs(dirs)
         return ref
+
+    def _argument(self, path: str) -> str:
+        """With --dereference-symlinks an argument is its resolved path, named by its target
+        (go-ipfs-cmds EvalSymlinks)."""
+        return os.path.realpath(path) if self.options.dereference_symlinks else path
 
     def _emit_dirs(self, dirs: list[tuple[str, DagRef]]) -> None:
         """Directories are reported after all files, deepest first (Kubo's outputDirs)."""
@@ -130,26 +160,41 @@ class Importer:
         for name, ref in dirs:
             self.on_added(name, ref)
 
-    def directory_writer(self) -> DirectoryWriter:
-        """A directory builder with this import's CID, sharding and sink settings."""
-        return DirectoryWriter(self.resolved.builder, self.sink, self.resolved.sharding)
+    def directory_writer(self, stat: Stat | None = None) -> DirectoryWriter:
+        """A directory builder with this import's CID, sharding and sink settings, and *stat*
+        (default: the import's ``--mode``/``--mtime``)."""
+        r = self.resolved
+        return DirectoryWriter(r.builder, self.sink, r.sharding, r.stat if stat is None else stat)
 
-    def _entry(self, path: "str | NamedStream", dirs: list[tuple[str, DagRef]]) -> tuple[str, DagRef]:
+    def _lstat(self, path: str) -> os.stat_result:
+        return os.stat(path) if self.options.dereference_symlinks else os.lstat(path)
+
+    def _listing(self, path: str) -> list[os.DirEntry]:
+        """The entries Kubo adds from directory *path*: hidden ones only with --hidden."""
+        entries = sorted_entries(path)
+        return entries if self.options.hidden else [e for e in entries if not is_hidden(e.name)]
+
+    def _entry(self, path: "str | NamedStream", dirs: list[tuple[str, DagRef]],
+               top: bool = True) -> tuple[str, DagRef] | None:
         """Add the tree at *path*; files are reported as added, directories collected in *dirs*.
-        Returns the entry's name and root."""
+        Returns the entry's name and root; None for an empty directory skipped by
+        ``--empty-dirs=false`` (never the *top* one)."""
         if isinstance(path, NamedStream):
             ref = self._file(path.stream)
             name = path.name or str(ref.cid)  # Kubo names unnamed stdin by its CID
             self.on_added(name, ref)
             return name, ref
         name = _base_name(path)
-        st = os.lstat(path)
+        st = self._lstat(path)
         if not stat.S_ISDIR(st.st_mode):
             ref = self._leaf_entry(path, st)
             self.on_added(name, ref)
             return name, ref
+        listing = self._listing(path)
+        if not listing and not top and not self.options.empty_dirs:
+            return None
         # iterative post-order walk: no recursion limit on deep trees
-        stack = [(name, self.directory_writer(), iter(sorted_entries(path)))]
+        stack = [(name, self.directory_writer(self._stat(st)), iter(listing))]
         while True:
             rel, writer, entries = stack[-1]
             entry = next(entries, None)
@@ -161,12 +206,12 @@ class Importer:
                     return name, ref
                 stack[-1][1].add(os.path.basename(rel), ref)
                 continue
-            if not self.options.hidden and is_hidden(entry.name):
-                continue
             child = f"{rel}/{entry.name}" if rel else entry.name
-            st = entry.stat(follow_symlinks=False)
+            st = entry.stat(follow_symlinks=self.options.dereference_symlinks)
             if stat.S_ISDIR(st.st_mode):
-                stack.append((child, self.directory_writer(), iter(sorted_entries(entry.path))))
+                listing = self._listing(entry.path)
+                if listing or self.options.empty_dirs:
+                    stack.append((child, self.directory_writer(self._stat(st)), iter(listing)))
                 continue
             ref = self._leaf_entry(entry.path, st)
             writer.add(entry.name, ref)
@@ -175,11 +220,11 @@ class Importer:
     def _leaf_entry(self, path: str, st: os.stat_result) -> DagRef:
         """A regular file or a symlink (stored as a UnixFS symlink, not followed)."""
         if stat.S_ISLNK(st.st_mode):
-            return symlink(self.resolved.builder, self.sink, os.readlink(path))
+            return symlink(self.resolved.builder, self.sink, os.readlink(path), self._stat(st))
         if not stat.S_ISREG(st.st_mode):
             raise InvalidOption(f"unrecognized file type for {path}: {stat.filemode(st.st_mode)}")
         with open(path, "rb", buffering=0) as f:
-            return self._file(f, path)
+            return self._file(f, path, self._stat(st))
 
 
 def _distinct(entries: list["str | NamedStream"]) -> list["str | NamedStream"]:

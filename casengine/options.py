@@ -20,11 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .chunker import Chunker, from_spec
+from .chunker import BLOCK_SIZE_LIMIT, LEGACY_BLOCK_SIZE_LIMIT, Chunker, from_spec
 from .dag import hamt, multihash
 from .dag.cid import CidBuilder
 from .dag.directory import DEFAULT_SHARD_THRESHOLD, ShardingRule
 from .dag.layout import DEFAULT_MAX_LINKS, Balanced, Layout, Trickle
+from .dag.meta import Stat
 from .errors import InvalidOption
 
 #: The default profile: what casengine has always done, proven against real Kubo 0.22.
@@ -38,10 +39,12 @@ PROFILES: dict[str, dict[str, Any]] = {
     "kubo-0.22": {},
     "unixfs-v0-2015": dict(cid_version=0, raw_leaves=False, chunker="size-262144", hash="sha2-256",
                            trickle=False, max_links=174, max_directory_links=0, max_hamt_fanout=256,
-                           shard_threshold=262144, shard_estimate="links", shard_at_threshold=False),
+                           shard_threshold=262144, shard_estimate="links", shard_at_threshold=False,
+                           block_size_limit=BLOCK_SIZE_LIMIT),
     "unixfs-v1-2025": dict(cid_version=1, raw_leaves=True, chunker="size-1048576", hash="sha2-256",
                            trickle=False, max_links=1024, max_directory_links=0, max_hamt_fanout=256,
-                           shard_threshold=262144, shard_estimate="block", shard_at_threshold=False),
+                           shard_threshold=262144, shard_estimate="block", shard_at_threshold=False,
+                           block_size_limit=BLOCK_SIZE_LIMIT),
 }
 #: Other names Kubo accepts for a profile.
 PROFILE_ALIASES = {"legacy-cid-v0": "unixfs-v0-2015"}
@@ -66,6 +69,11 @@ class ImportOptions:
     whether a directory whose estimate equals the threshold is sharded (Kubo up to 0.39: yes).
     ``nocopy`` is ``--nocopy``: file leaves are recorded as references into the files, not
     stored (Kubo's filestore; it implies raw leaves).
+    ``block_size_limit`` is boxo's largest leaf (1 MiB up to Kubo 0.39, 2 MiB since 0.40, which
+    takes chunker sizes up to 2 MiB - 256). ``mode``, ``mtime``, ``mtime_nsecs`` and the
+    ``preserve_*`` flags are UnixFS 1.5 metadata (:mod:`casengine.dag.meta`); ``empty_dirs``
+    and ``dereference_symlinks`` are ``--empty-dirs`` and ``--dereference-symlinks``;
+    ``pin_name`` is ``--pin-name``.
     """
 
     cid_version: int | None = None
@@ -86,6 +94,15 @@ class ImportOptions:
     shard_threshold: int = DEFAULT_SHARD_THRESHOLD
     shard_estimate: str = "links"
     shard_at_threshold: bool = True
+    block_size_limit: int = LEGACY_BLOCK_SIZE_LIMIT
+    preserve_mode: bool = False
+    preserve_mtime: bool = False
+    mode: int = 0
+    mtime: int = 0
+    mtime_nsecs: int = 0
+    empty_dirs: bool = True
+    dereference_symlinks: bool = False
+    pin_name: str | None = None
 
     @classmethod
     def from_profile(cls, name: str = DEFAULT_PROFILE, **overrides: Any) -> "ImportOptions":
@@ -97,10 +114,30 @@ class ImportOptions:
         """A copy with *changes* (None values are ignored, so CLI defaults fall through)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+    @property
+    def has_metadata(self) -> bool:
+        """Whether the add stores UnixFS mode or mtime (Kubo's test: a flag, not what it stores)."""
+        return bool(self.preserve_mode or self.preserve_mtime or self.mode or self.mtime)
+
     def resolve(self) -> "ResolvedOptions":
-        """Apply Kubo's rules (boxo options.UnixfsAddOptions) and build the strategy objects."""
+        """Apply Kubo's rules (kubo core/commands/add.go, boxo options.UnixfsAddOptions), in
+        Kubo's order, and build the strategy objects."""
+        raw_leaves = self.raw_leaves
+        if self.pin_name:
+            check_pin_name(self.pin_name)
+        if self.has_metadata:  # a root carrying metadata must be dag-pb
+            if raw_leaves:
+                raise InvalidOption("raw-leaves can't be used with UnixFS metadata like mode or modification time")
+            raw_leaves = False
+        if self.pin_name is not None and (not self.pin or self.only_hash):  # -n never pins
+            raise InvalidOption("pin-name option requires pin to be set")
         fn = multihash.get(self.hash.lower())
-        if self.nocopy and self.raw_leaves is False:  # references are to raw leaves only
+        if self.mtime_nsecs and not self.mtime:
+            raise InvalidOption('option "mtime-nsecs" requires "mtime" to be provided as well')
+        if self.mtime and self.mtime_nsecs > 999999999:
+            raise InvalidOption("mtime nanoseconds must be in range [1, 999999999]")
+        stat = Stat.explicit(self.mode, self.mtime, self.mtime_nsecs)
+        if self.nocopy and raw_leaves is False:  # references are to raw leaves only
             raise InvalidOption("nocopy option requires '--raw-leaves' to be enabled as well")
         version = self.cid_version
         if fn.code != multihash.SHA2_256.code:
@@ -111,12 +148,13 @@ class ImportOptions:
             version = 0
         if version not in (0, 1):
             raise InvalidOption(f"unknown CID version: {version}")
-        raw_leaves = self.raw_leaves if self.raw_leaves is not None else (version > 0 or self.nocopy)
+        raw_leaves = raw_leaves if raw_leaves is not None else (version > 0 or self.nocopy)
         builder = CidBuilder(version, fn, self.inline_limit if self.inline else None)
         layout: Layout = Trickle(self.max_links) if self.trickle else Balanced(self.max_links)
         sharding = ShardingRule(self.shard_threshold, self.shard_estimate, self.shard_at_threshold,
                                 self.max_directory_links, self.max_hamt_fanout)
-        return ResolvedOptions(self, builder, raw_leaves, from_spec(self.chunker), layout, sharding)
+        chunker = from_spec(self.chunker, self.block_size_limit)
+        return ResolvedOptions(self, builder, raw_leaves, chunker, layout, sharding, stat)
 
 
 @dataclass(frozen=True)
@@ -127,3 +165,16 @@ class ResolvedOptions:
     chunker: Chunker
     layout: Layout = field(repr=False)
     sharding: ShardingRule
+    #: ``--mode``/``--mtime`` as given; ``preserve_*`` replace them per entry
+    stat: Stat = Stat()
+
+
+#: Kubo's cmdutils.MaxPinNameBytes.
+MAX_PIN_NAME_BYTES = 255
+
+
+def check_pin_name(name: str) -> None:
+    """Kubo's ValidatePinName: at most 255 bytes (an empty name is no name)."""
+    n = len(name.encode())
+    if n > MAX_PIN_NAME_BYTES:
+        raise InvalidOption(f"pin name is {n} bytes (max {MAX_PIN_NAME_BYTES} bytes)")

@@ -23,7 +23,15 @@ from ..errors import InvalidOption
 
 # Hash-affecting constants (boxo chunker v0.11): changing any of them changes CIDs.
 DEFAULT_BLOCK_SIZE = 262144
-CHUNK_SIZE_LIMIT = 1048576
+#: boxo's BlockSizeLimit, the largest leaf: 1 MiB in Kubo up to 0.39, 2 MiB since 0.40.
+LEGACY_BLOCK_SIZE_LIMIT = 1048576
+BLOCK_SIZE_LIMIT = 2097152
+
+
+def chunk_size_limit(block_size_limit: int) -> int:
+    """The largest ``size-N`` or rabin max Kubo takes: the block limit up to Kubo 0.39; since 0.40
+    256 bytes under it, left for protobuf framing (boxo ChunkOverheadBudget)."""
+    return block_size_limit if block_size_limit <= LEGACY_BLOCK_SIZE_LIMIT else block_size_limit - 256
 
 
 class ChunkerSpecError(InvalidOption):
@@ -31,7 +39,7 @@ class ChunkerSpecError(InvalidOption):
 
 
 class BlockSizeLimitExceeded(InvalidOption):
-    """A chunk over CHUNK_SIZE_LIMIT bytes, which Kubo refuses to store as a leaf (boxo
+    """A chunk over the block size limit, which Kubo refuses to store as a leaf (boxo
     ``helpers.ErrSizeLimitExceeded``); only ``rabin-AVG`` with AVG < 48 produces one."""
 
 
@@ -107,17 +115,22 @@ def _labelled(part: str, label: str, error: str) -> int:
     return _atoi(sub[-1])
 
 
-def _rabin(spec: str) -> Chunker:
+def _too_big(limit: int) -> ChunkerSpecError:
+    return ChunkerSpecError(f"chunker parameters may not exceed the maximum chunk size of {limit}")
+
+
+def _rabin(spec: str, block_limit: int) -> Chunker:
     from .rabin import Rabin
 
+    limit = chunk_size_limit(block_limit)
     parts = spec.split("-")
     if len(parts) == 1:
-        return Rabin.with_average(DEFAULT_BLOCK_SIZE)
+        return Rabin.with_average(DEFAULT_BLOCK_SIZE, block_limit=block_limit)
     if len(parts) == 2:
         avg = _atoi(parts[1])
-        if int(avg * 1.5) > CHUNK_SIZE_LIMIT:
-            raise ChunkerSpecError(f"chunker parameters may not exceed the maximum chunk size of {CHUNK_SIZE_LIMIT}")
-        return Rabin.with_average(avg)
+        if int(avg * 1.5) > limit:
+            raise _too_big(limit)
+        return Rabin.with_average(avg, block_limit=block_limit)
     if len(parts) == 4:
         lo = _labelled(parts[1], "min", "first label must be min")
         if lo < 16:
@@ -128,25 +141,26 @@ def _rabin(spec: str) -> Chunker:
             raise ChunkerSpecError("incorrect format: rabin-min must be smaller than rabin-avg")
         if avg >= hi:
             raise ChunkerSpecError("incorrect format: rabin-avg must be smaller than rabin-max")
-        if hi > CHUNK_SIZE_LIMIT:
-            raise ChunkerSpecError(f"chunker parameters may not exceed the maximum chunk size of {CHUNK_SIZE_LIMIT}")
-        return Rabin(lo, avg, hi)
+        if hi > limit:
+            raise _too_big(limit)
+        return Rabin(lo, avg, hi, block_limit=block_limit)
     raise ChunkerSpecError("incorrect format (expected 'rabin' 'rabin-[avg]' or 'rabin-[min]-[avg]-[max]'")
 
 
-def from_spec(spec: str | None) -> Chunker:
-    """Parse a ``--chunker`` value exactly as Kubo 0.22 (boxo ``chunk.FromString``) does."""
+def from_spec(spec: str | None, block_limit: int = LEGACY_BLOCK_SIZE_LIMIT) -> Chunker:
+    """Parse a ``--chunker`` value exactly as Kubo 0.22 (boxo ``chunk.FromString``) does, with the
+    size limits of a Kubo whose largest block is *block_limit*."""
     if spec in (None, "", "default"):
         return FixedSize(DEFAULT_BLOCK_SIZE)
     if spec.startswith("size-"):
         size = _atoi(spec.split("-")[1])
         if size <= 0:
             raise ChunkerSpecError("chunker size must be greater than 0")
-        if size > CHUNK_SIZE_LIMIT:
-            raise ChunkerSpecError(f"chunker parameters may not exceed the maximum chunk size of {CHUNK_SIZE_LIMIT}")
+        if size > chunk_size_limit(block_limit):
+            raise _too_big(chunk_size_limit(block_limit))
         return FixedSize(size)
     if spec.startswith("rabin"):
-        return _rabin(spec)
+        return _rabin(spec, block_limit)
     if spec == "buzhash":
         from .buzhash import Buzhash
 

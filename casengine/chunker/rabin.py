@@ -27,7 +27,7 @@ from __future__ import annotations
 import sys
 from typing import Callable, Iterator
 
-from . import CHUNK_SIZE_LIMIT, BlockSizeLimitExceeded, Chunker
+from . import LEGACY_BLOCK_SIZE_LIMIT, BlockSizeLimitExceeded, Chunker
 
 try:
     from . import _cdc
@@ -60,15 +60,17 @@ _C_TABLES = b"".join(v.to_bytes(8, sys.byteorder) for v in _MOD + _OUT)  # as C 
 class Rabin(Chunker):
     """``rabin-MIN-AVG-MAX``. ``native=None`` uses the C helper when built, else numpy."""
 
-    def __init__(self, min_size: int, avg: int, max_size: int, *, native: bool | None = None):
+    def __init__(self, min_size: int, avg: int, max_size: int, *, native: bool | None = None,
+                 block_limit: int = LEGACY_BLOCK_SIZE_LIMIT):
         self.params = (min_size, avg, max_size)
+        self.block_limit = block_limit
         self.min_size = min_size
         # Go: sizeMask = 1<<uint(math.Log2(avg)) - 1; log2(0) = -Inf converts to a shift >= 64.
         self.mask = (1 << (avg.bit_length() - 1)) - 1 if avg else (1 << 64) - 1
         self.degenerate = min_size < WINDOW
         # Kubo cuts at the first p >= min with a hit or p >= max: max below min means min.
         self._hi = max(min_size, max_size)
-        self.max_size = CHUNK_SIZE_LIMIT + 1 if self.degenerate else self._hi
+        self.max_size = block_limit + 1 if self.degenerate else self._hi
         if native is None:
             native = _cdc is not None
         if native and _cdc is None:
@@ -77,9 +79,10 @@ class Rabin(Chunker):
         self._scan: Callable[[memoryview, int, int], int] = self._scan_c if native else _numpy_scanner(self.mask)
 
     @classmethod
-    def with_average(cls, avg: int, *, native: bool | None = None) -> "Rabin":
+    def with_average(cls, avg: int, *, native: bool | None = None,
+                     block_limit: int = LEGACY_BLOCK_SIZE_LIMIT) -> "Rabin":
         """boxo ``NewRabin``: min = avg/3, max = avg + avg/2."""
-        return cls(avg // 3, avg, avg + avg // 2, native=native)
+        return cls(avg // 3, avg, avg + avg // 2, native=native, block_limit=block_limit)
 
     def _scan_c(self, data: memoryview, lo: int, hi: int) -> int:
         return _cdc.rabin_scan(data, lo, hi, self.mask, _C_TABLES, _SHIFT, WINDOW)
@@ -87,7 +90,7 @@ class Rabin(Chunker):
     def cuts(self, data: memoryview, final: bool) -> Iterator[int]:
         n = len(data)
         if self.degenerate:  # Kubo never cuts: the stream is one chunk, if it fits in a block
-            if n > CHUNK_SIZE_LIMIT:
+            if n > self.block_limit:
                 raise BlockSizeLimitExceeded("object size limit exceeded")
             if final and n:
                 yield n

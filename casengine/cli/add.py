@@ -42,6 +42,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hash", help="multihash function (default sha2-256)")
     p.add_argument("--inline-limit", type=int, help="largest block to inline (default 32)")
     p.add_argument("--stdin-name", help="name for the file read from stdin (default: its CID)")
+    add_bool(p, "--empty-dirs", "-E", help="include empty directories (default true)")
+    add_bool(p, "--dereference-symlinks", help="add what symlinks point to, arguments and nested ones, not the links")
+    p.add_argument("--pin-name", help="name to store with the pin")
+    add_bool(p, "--preserve-mode", help="store each entry's POSIX permissions (UnixFS 1.5; disables raw leaves)")
+    add_bool(p, "--preserve-mtime", help="store each entry's modification time (UnixFS 1.5; disables raw leaves)")
+    p.add_argument("--mode", type=go_uint(32), metavar="OCTAL",
+                   help="POSIX mode to store on every entry but symlinks, e.g. 0755 (UnixFS 1.5)")
+    p.add_argument("--mtime", type=go_int(64), metavar="SECONDS",
+                   help="modification time to store on every entry, seconds since the epoch (UnixFS 1.5)")
+    p.add_argument("--mtime-nsecs", type=go_uint(32), metavar="N", help="nanoseconds of --mtime")
     add_progress(p)
     p.add_argument("--profile", choices=[*PROFILES, *PROFILE_ALIASES], default=DEFAULT_PROFILE,
                    help="a named set of the options here (IPIP-499); flags given override it "
@@ -72,6 +82,34 @@ def parse_bytes(text: str) -> int:
     return int(m.group(1)) * unit
 
 
+def _go_integer(text: str, bits: int, signed: bool) -> int:
+    """Go's strconv.ParseInt/ParseUint with base 0, as go-ipfs-cmds parses integer options:
+    0x, 0o, 0b prefixes, and a leading 0 for octal (``--mode=0755``)."""
+    body = text[1:] if signed and text[:1] in "+-" else text
+    try:
+        if re.fullmatch(r"0[0-7_]+", body):
+            value = int(body.replace("_", ""), 8)
+        elif re.fullmatch(r"(0[xXoObB])?[0-9a-fA-F_]+", body):
+            value = int(body, 0)
+        else:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"could not convert value {text!r} to an integer") from None
+    value = -value if text[:1] == "-" and signed else value
+    low, high = (-(1 << bits - 1), (1 << bits - 1) - 1) if signed else (0, (1 << bits) - 1)
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"value out of range: {text!r}")
+    return value
+
+
+def go_uint(bits: int):
+    return lambda text: _go_integer(text, bits, signed=False)
+
+
+def go_int(bits: int):
+    return lambda text: _go_integer(text, bits, signed=True)
+
+
 def options_from(args: argparse.Namespace) -> ImportOptions:
     """The profile's options, overridden by every flag given (flags not given are None)."""
     return ImportOptions.from_profile(
@@ -81,7 +119,10 @@ def options_from(args: argparse.Namespace) -> ImportOptions:
         nocopy=args.nocopy,
         max_links=args.max_links, max_directory_links=args.max_directory_links,
         max_hamt_fanout=args.max_hamt_fanout, shard_threshold=args.hamt_size_threshold,
-        shard_estimate=args.hamt_size_estimation, shard_at_threshold=args.hamt_shard_at_threshold)
+        shard_estimate=args.hamt_size_estimation, shard_at_threshold=args.hamt_shard_at_threshold,
+        empty_dirs=args.empty_dirs, dereference_symlinks=args.dereference_symlinks, pin_name=args.pin_name,
+        preserve_mode=args.preserve_mode, preserve_mtime=args.preserve_mtime, mode=args.mode, mtime=args.mtime,
+        mtime_nsecs=args.mtime_nsecs)
 
 
 def run(args: argparse.Namespace) -> int:

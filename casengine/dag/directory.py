@@ -15,6 +15,7 @@ from ..errors import InvalidOption
 from . import hamt, pb, unixfs, varint
 from .cid import DAG_PB, CidBuilder
 from .file import BlockSink, DagRef, put_block
+from .meta import Stat
 from .unixfs import DataType
 
 # Hash-affecting constant (Kubo 0.22 Internal.UnixFSShardingSizeThreshold): 256 KiB.
@@ -24,14 +25,21 @@ DEFAULT_SHARD_THRESHOLD = 262144
 #: only estimate up to 0.39), the basic node's exact serialized size, or size ignored.
 SIZE_ESTIMATES = ("links", "block", "disabled")
 
-DIRECTORY_DATA = unixfs.encode(unixfs.UnixFSData(DataType.DIRECTORY))
-#: What PBNode.Data adds to a basic directory block: key, length, the UnixFS message.
-_DATA_FIELD_SIZE = 1 + len(varint.encode(len(DIRECTORY_DATA))) + len(DIRECTORY_DATA)
+NO_STAT = Stat()
 
 
-def symlink(builder: CidBuilder, sink: BlockSink | None, target: str) -> DagRef:
-    """A UnixFS Symlink node whose Data is the link target, unresolved."""
-    data = unixfs.encode(unixfs.UnixFSData(DataType.SYMLINK, data=pb.name_bytes(target)))
+def directory_data(stat: Stat = NO_STAT) -> bytes:
+    return unixfs.encode(stat.on(unixfs.UnixFSData(DataType.DIRECTORY)))
+
+
+def data_field_size(data: bytes) -> int:
+    """What PBNode.Data adds to a block: key, length, the UnixFS message."""
+    return 1 + len(varint.encode(len(data))) + len(data)
+
+
+def symlink(builder: CidBuilder, sink: BlockSink | None, target: str, stat: Stat = NO_STAT) -> DagRef:
+    """A UnixFS Symlink node whose Data is the link target, unresolved (with an mtime, never a mode)."""
+    data = unixfs.encode(stat.on(unixfs.UnixFSData(DataType.SYMLINK, data=pb.name_bytes(target))))
     return put_block(builder, sink, DAG_PB, pb.encode(pb.PBNode([], data)))
 
 
@@ -74,10 +82,10 @@ class ShardingRule:
         if f < 8 or f > 1024 or f & (f - 1):  # Kubo's Import.UnixFSHAMTDirectoryMaxFanout rule
             raise InvalidOption(f"max-hamt-fanout must be a power of 2, a multiple of 8 and at most 1024, got {f}")
 
-    @property
-    def base_size(self) -> int:
-        """The estimate of an empty directory: its Data field under "block", nothing otherwise."""
-        return _DATA_FIELD_SIZE if self.estimate == "block" else 0
+    def base_size(self, data: bytes) -> int:
+        """The estimate of an empty directory with UnixFS *data*: its Data field under "block"
+        (mode and mtime included, as boxo counts them), nothing otherwise."""
+        return data_field_size(data) if self.estimate == "block" else 0
 
     def link_size(self, name: str, ref: DagRef) -> int:
         if self.estimate == "block":
@@ -96,12 +104,15 @@ class ShardingRule:
 
 
 class DirectoryWriter:
-    """Entries of one directory; :meth:`finish` writes it as the rule's Kubo would."""
+    """Entries of one directory; :meth:`finish` writes it as the rule's Kubo would, with *stat*
+    on the directory node (or on a HAMT's root)."""
 
-    def __init__(self, builder: CidBuilder, sink: BlockSink | None, rule: ShardingRule = ShardingRule()):
-        self.builder, self.sink, self.rule = builder, sink, rule
+    def __init__(self, builder: CidBuilder, sink: BlockSink | None, rule: ShardingRule = ShardingRule(),
+                 stat: Stat = NO_STAT):
+        self.builder, self.sink, self.rule, self.stat = builder, sink, rule, stat
+        self.data = directory_data(stat)
         self.entries: dict[str, DagRef] = {}
-        self.estimated_size = rule.base_size
+        self.estimated_size = rule.base_size(self.data)
 
     def add(self, name: str, ref: DagRef) -> None:
         old = self.entries.get(name)
@@ -115,8 +126,8 @@ class DirectoryWriter:
 
     def finish(self) -> DagRef:
         if self.needs_sharding():
-            return hamt.write(self.entries, self.builder, self.sink, self.rule.fanout)
+            return hamt.write(self.entries, self.builder, self.sink, self.rule.fanout, self.stat)
         names = sorted(self.entries, key=pb.name_bytes)
         links = [pb.PBLink(self.entries[n].cid, n, self.entries[n].tsize) for n in names]
-        block = pb.encode(pb.PBNode(links, DIRECTORY_DATA))
+        block = pb.encode(pb.PBNode(links, self.data))
         return put_block(self.builder, self.sink, DAG_PB, block, sum(link.tsize for link in links))

@@ -16,6 +16,7 @@ from typing import Callable, Iterator, NamedTuple
 from ..chunker.reader import Window
 from . import pb, unixfs, varint
 from .cid import DAG_PB, RAW, Cid, CidBuilder
+from .meta import Stat
 from .unixfs import DataType
 
 Buffer = bytes | bytearray | memoryview
@@ -88,6 +89,32 @@ class FileWriter:
         block = pb.encode(pb.PBNode([pb.PBLink(c.cid, "", c.tsize) for c in children], data))
         return put_block(self.builder, self.sink, DAG_PB, block, sum(c.tsize for c in children), filesize)
 
+
+class HoldRoot:
+    """A sink that passes on every block but the latest one, which is a layout's root: boxo sets
+    a file's mode and mtime on its root before storing it, so the bare root is never stored."""
+
+    def __init__(self, sink: BlockSink | None):
+        self.sink = sink
+        self.last: tuple[Cid, bytes] | None = None
+
+    def __call__(self, cid: Cid, block: Buffer) -> None:
+        if self.last is not None and self.sink:
+            self.sink(*self.last)
+        self.last = (cid, bytes(block))
+
+    def root_with(self, ref: DagRef, builder: CidBuilder, stat: Stat) -> DagRef:
+        """Store the held root *ref*, rewritten with *stat* (a raw root stays as it is, as in boxo)."""
+        cid, block = self.last
+        assert cid == ref.cid, "the root is the last block a layout writes"
+        if cid.codec != DAG_PB:
+            if self.sink:
+                self.sink(cid, block)
+            return ref
+        node = pb.decode(block)
+        data = unixfs.encode(stat.on(unixfs.decode(node.data)))
+        return put_block(builder, self.sink, DAG_PB, pb.encode(pb.PBNode(node.links, data)),
+                         ref.tsize - len(block), ref.filesize)
 
 
 _POOL: ThreadPoolExecutor | None = None

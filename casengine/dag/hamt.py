@@ -22,6 +22,7 @@ from ..errors import UnixFSError
 from . import pb, unixfs
 from .cid import DAG_PB, CidBuilder
 from .file import BlockSink, DagRef, put_block
+from .meta import Stat
 from .unixfs import DataType
 
 # Hash-affecting constants (boxo v0.11): changing them changes CIDs.
@@ -55,22 +56,24 @@ def _prefix(slot: int, fanout: int) -> str:
     return f"{slot:0{width}X}"
 
 
-def shard_data(bitfield: int, fanout: int) -> bytes:
+def shard_data(bitfield: int, fanout: int, stat: Stat | None = None) -> bytes:
     nbytes = (bitfield.bit_length() + 7) // 8
-    return unixfs.encode(unixfs.UnixFSData(DataType.HAMT_SHARD, data=bitfield.to_bytes(nbytes, "big") or None,
-                                           hash_type=MURMUR3_X64_64, fanout=fanout))
+    data = unixfs.UnixFSData(DataType.HAMT_SHARD, data=bitfield.to_bytes(nbytes, "big") or None,
+                             hash_type=MURMUR3_X64_64, fanout=fanout)
+    return unixfs.encode(stat.on(data) if stat else data)
 
 
 def write(entries: dict[str, DagRef], builder: CidBuilder, sink: BlockSink | None,
-          fanout: int = DEFAULT_FANOUT) -> DagRef:
-    """Write *entries* as a HAMT and return its root."""
+          fanout: int = DEFAULT_FANOUT, stat: Stat | None = None) -> DagRef:
+    """Write *entries* as a HAMT and return its root; *stat* (mode, mtime) goes on the root only,
+    as boxo's Shard.SetStat does."""
     bits = _slot_bits(fanout)
     keyed = [(hash_key(name), name, ref) for name, ref in entries.items()]
-    return _write_level(keyed, 0, bits, fanout, builder, sink)
+    return _write_level(keyed, 0, bits, fanout, builder, sink, stat)
 
 
 def _write_level(keyed: list[tuple[bytes, str, DagRef]], depth: int, bits: int, fanout: int,
-                 builder: CidBuilder, sink: BlockSink | None) -> DagRef:
+                 builder: CidBuilder, sink: BlockSink | None, stat: Stat | None = None) -> DagRef:
     slots: dict[int, list[tuple[bytes, str, DagRef]]] = {}
     for item in keyed:
         slots.setdefault(_slot(item[0], depth, bits), []).append(item)
@@ -84,7 +87,7 @@ def _write_level(keyed: list[tuple[bytes, str, DagRef]], depth: int, bits: int, 
         else:
             child = _write_level(members, depth + 1, bits, fanout, builder, sink)
             links.append(pb.PBLink(child.cid, _prefix(slot, fanout), child.tsize))
-    block = pb.encode(pb.PBNode(links, shard_data(bitfield, fanout)))
+    block = pb.encode(pb.PBNode(links, shard_data(bitfield, fanout, stat)))
     return put_block(builder, sink, DAG_PB, block, sum(link.tsize for link in links))
 
 
