@@ -134,7 +134,7 @@ def layout_options(draw) -> tuple[dict, dict]:
     return opts, dict(opts)
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=100, **SETTINGS)
 @given(tree=trees(max_leaves=8), meta=metadata_flags(), layout=layout_options(), data=st.data(),
        wrap=st.booleans(), empty_dirs=st.booleans(),
        profile=st.sampled_from([None, None, "unixfs-v0-2015", "unixfs-v1-2025"]))
@@ -154,7 +154,7 @@ def test_trees_with_metadata_match_kubo(kubo43, tmp_path, tree, meta, layout, da
             flags, dict(kopts, wrap=wrap))
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=50, **SETTINGS)
 @given(content=st.builds(Content, st.sampled_from([0, 1, 99, 100, 101, 1000, 70000]),
                          st.sampled_from(["random", "zeros"]), st.integers(0, 2**32)),
        meta=metadata_flags(), layout=layout_options(), wrap=st.booleans(),
@@ -175,7 +175,7 @@ def test_files_with_metadata_match_kubo(kubo43, tmp_path, content, meta, layout,
             dict(kopts, wrap=wrap))
 
 
-@settings(max_examples=25, **SETTINGS)
+@settings(max_examples=15, **SETTINGS)
 @given(count=st.integers(30, 120), meta=metadata_flags(), disk_ns=st.integers(0, 2**34),
        estimate=st.sampled_from([None, "unixfs-v1-2025"]))
 def test_hamt_root_carries_metadata_like_kubo(kubo43, tmp_path, count, meta, disk_ns, estimate):
