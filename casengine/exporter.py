@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -98,17 +99,20 @@ class Exporter:
     def node(self, cid: Cid) -> Node:
         return self._decode(cid, self.store.get(cid, verified=self.verified))
 
-    def nodes(self, cids: list[Cid]) -> Iterator[Node]:
-        """The nodes of *cids* in order, read ahead with their hashes checked on worker threads."""
-        for cid, block in zip(cids, self.store.get_many(cids, verified=self.verified)):
+    def nodes(self, cids: list[Cid], *, views: bool = False) -> Iterator[Node]:
+        """The nodes of *cids* in order, read ahead with their hashes checked on worker threads
+        (with *views*, leaves may hold views into the store: see :meth:`cat`)."""
+        for cid, block in zip(cids, self.store.get_many(cids, verified=self.verified, views=views)):
             yield self._decode(cid, block)
 
     @staticmethod
-    def _decode(cid: Cid, block: bytes) -> Node:
+    def _decode(cid: Cid, block: bytes | memoryview) -> Node:
         if cid.codec == RAW:
             return Node(cid, block)
         if cid.codec != DAG_PB:
             raise UnixFSError(f"{cid} is {cid.codec_name}, not UnixFS (dag-pb or raw)")
+        if isinstance(block, memoryview) and (data := pb.data_only(block)) is not None:
+            return Node(cid, block, pb.PBNode([], data), unixfs.decode(data))  # a leaf: no copy
         node = pb.decode(block)
         return Node(cid, block, node, unixfs.decode(node.data))
 
@@ -218,11 +222,15 @@ class Exporter:
         return out
 
     # -- cat --------------------------------------------------------------------------------------
-    def cat(self, path: "str | Cid | Node", offset: int = 0, length: int | None = None) -> Iterator[memoryview]:
+    def cat(self, path: "str | Cid | Node", offset: int = 0, length: int | None = None, *,
+            views: bool = False) -> Iterator[memoryview]:
         """Stream the file's bytes [offset, offset+length); only the blocks that overlap are read.
 
         An offset at or past the end gives nothing, as in Kubo; a symlink's content is its target
-        (Kubo's ``cat`` prints it).
+        (Kubo's ``cat`` prints it). With *views*, pieces may be views into the store, valid only
+        until the iterator ends, and nothing may be written to the store meanwhile: for a
+        consumer that writes each piece out at once (``cat``, ``get``), it saves a copy of every
+        block (:meth:`Blockstore.get_many`).
         """
         node = self.resolve(path)
         if node.is_dir:
@@ -238,9 +246,9 @@ class Exporter:
         size = node.file_size()
         end = size if length is None else min(size, offset + length)
         if end > offset:
-            yield from self._read(node, offset, end, 0)
+            yield from self._read(node, offset, end, 0, views)
 
-    def _read(self, node: Node, lo: int, hi: int, depth: int) -> Iterator[memoryview]:
+    def _read(self, node: Node, lo: int, hi: int, depth: int, views: bool) -> Iterator[memoryview]:
         """Exactly the bytes [lo, hi) of *node*'s content, 0 <= lo < hi <= node.file_size().
 
         Exact by induction: every node's declared size must equal its data plus its blocksizes,
@@ -270,10 +278,12 @@ class Exporter:
             if start >= hi:
                 break
             wanted.append((link, start, pos))
-        for (link, start, end), child in zip(wanted, self.nodes([link.cid for link, _, _ in wanted])):
-            if child.file_size() != end - start:
-                raise UnixFSError(f"{link.cid} holds {child.file_size()} bytes but {node.cid} declares {end - start}")
-            yield from self._read(child, max(lo, start) - start, min(hi, end) - start, depth + 1)
+        children = self.nodes([link.cid for link, _, _ in wanted], views=views)
+        with closing(children):  # ends the store's read transaction when *views*
+            for (link, start, end), child in zip(wanted, children):
+                if child.file_size() != end - start:
+                    raise UnixFSError(f"{link.cid} holds {child.file_size()} bytes but {node.cid} declares {end - start}")
+                yield from self._read(child, max(lo, start) - start, min(hi, end) - start, depth + 1, views)
 
     def read(self, path: "str | Cid", offset: int = 0, length: int | None = None) -> bytes:
         return b"".join(self.cat(path, offset, length))
@@ -375,8 +385,9 @@ class Exporter:
     def _write_file(self, node: Node, dir_fd: int, name: str, progress: Progress | None) -> None:
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=dir_fd)
         with os.fdopen(fd, "wb") as f:
-            for piece in counting(self.cat(node), progress, len):
-                f.write(piece)
+            with closing(self.cat(node, views=True)) as pieces:
+                for piece in counting(pieces, progress, len):
+                    f.write(piece)
 
     # -- blocks -----------------------------------------------------------------------------------
     def walk(self, cid: Cid) -> Iterator[tuple[Cid, bytes]]:

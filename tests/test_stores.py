@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+from contextlib import closing
 
 import lmdb
 import pytest
@@ -180,6 +181,21 @@ class StoreTests:
                 got.append(block)
         assert e.value.cid == cids[17] and got == blocks[:17]
 
+    def test_get_many_views_are_the_verified_blocks(self, store):
+        """With views a store may answer from its own memory: the same bytes, as verified."""
+        blocks = [os.urandom(100_000 + i) for i in range(30)]
+        cids = [raw(b) for b in blocks] + [identity(b"id")]
+        store.put_many(zip(cids, blocks))
+        with closing(store.get_many(cids, views=True)) as got:
+            assert [bytes(b) for b in got] == blocks + [b"id"]  # copied before the iterator ends
+        self.tamper(store, cids[20], b"not the block")
+        seen = 0
+        with pytest.raises(CorruptBlock) as e:
+            for block in store.get_many(cids, views=True):
+                assert bytes(block) == blocks[seen]
+                seen += 1
+        assert e.value.cid == cids[20] and seen == 20
+
     def test_nothing_corrupt_in_a_good_store(self, store):
         store.put_many([(raw(b"ok"), b"ok"), (raw(b"ok", "blake3"), b"ok")])
         assert list(store.corrupt()) == []
@@ -281,6 +297,26 @@ class TestLmdbStore(StoreTests):
             store.put_many([(raw(b), b) for b in blocks[i:i + 8]])
         assert store.env.info()["map_size"] >= 10 << 20
         assert list(store.get_many([raw(b) for b in blocks])) == blocks
+
+    def test_map_growth_waits_for_open_views(self, store):
+        """A writer that must grow the map waits while another thread reads views (a resize
+        would unmap them), and the reader's nested reads do not wait for that writer."""
+        blocks = [os.urandom(200_000) for _ in range(4)]
+        cids = [raw(b) for b in blocks]
+        store.put_many(zip(cids, blocks))
+        views = store.get_many(cids, views=True)
+        first = next(views)
+        size = store.env.info()["map_size"]
+        big = [os.urandom(256 << 10) for _ in range(8)]  # 2 MiB: more than the map holds
+        writer = threading.Thread(target=store.put_many, args=([(raw(b), b) for b in big],))
+        writer.start()
+        writer.join(0.5)
+        assert writer.is_alive() and store.env.info()["map_size"] == size
+        assert store.get(cids[1]) == blocks[1]  # a nested read in the reading thread goes ahead
+        assert bytes(first) == blocks[0] and [bytes(b) for b in views] == blocks[1:]
+        writer.join(30)
+        assert not writer.is_alive() and store.env.info()["map_size"] > size
+        assert all(store.get(raw(b)) == b for b in big)
 
     def test_one_environment_per_process_and_path(self, store, tmp_path):
         other = LmdbStore(tmp_path / "lmdb")  # LMDB refuses a second open: the two share one

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import closing
 
 from ..dag.unixfs import DataType
 from ..errors import InvalidOption
@@ -54,10 +55,11 @@ def cat(args: argparse.Namespace) -> int:
             if offset > size:
                 offset -= size
                 continue
-            for piece in ex.cat(node, offset, remaining):
-                out.write(piece)
-                if remaining is not None:
-                    remaining -= len(piece)
+            with closing(ex.cat(node, offset, remaining, views=True)) as pieces:
+                for piece in pieces:
+                    out.write(piece)
+                    if remaining is not None:
+                        remaining -= len(piece)
             offset = 0
     out.flush()
     return 0

@@ -101,6 +101,20 @@ def _decode_link(buf: bytes) -> PBLink:
     return PBLink(cid, name, tsize)
 
 
+def data_only(block: bytes | memoryview) -> memoryview | None:
+    """The Data field of a block that is exactly one Data field (key, length varint, that many
+    bytes), as a view of it: a UnixFS leaf, read without copying; None for any other block
+    (canonical dag-pb puts links first, so such a block has none; :func:`decode` judges the rest)."""
+    if len(block) < 2 or block[0] != _DATA:
+        return None
+    view = memoryview(block)
+    try:
+        size, start = varint.decode(view[:11], 1, DagPbError)
+    except DagPbError:
+        return None
+    return view[start:] if start + size == len(view) else None
+
+
 def decode(block: bytes | memoryview) -> PBNode:
     """Decode a dag-pb block; DagPbError if it is not in canonical, valid form."""
     buf = bytes(block)

@@ -123,11 +123,13 @@ def _decode_time(buf: bytes) -> UnixTime:
     return UnixTime(seconds, nanos)
 
 
-def decode(buf: bytes | None) -> UnixFSData:
-    """Decode a UnixFS Data message; unknown fields are skipped as protobuf readers do."""
+def decode(buf: bytes | memoryview | None) -> UnixFSData:
+    """Decode a UnixFS Data message; unknown fields are skipped as protobuf readers do. From a
+    memoryview, the data field is a view of it (a leaf's content, not copied)."""
     if buf is None:
         raise UnixFSError("dag-pb node has no Data: not a UnixFS node")
-    buf = bytes(buf)
+    if not isinstance(buf, memoryview):
+        buf = bytes(buf)
     typ = data = filesize = hash_type = fanout = mode = mtime = None
     blocksizes: list[int] = []
     for num, wt, val in _fields(buf):

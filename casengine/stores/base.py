@@ -13,7 +13,8 @@ import os
 from abc import ABC, abstractmethod
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator
 
 from ..dag.cid import RAW, Cid
 from ..dag.links import links as block_links
@@ -45,6 +46,8 @@ class Verified(bytes):
 
 
 _POOL: ThreadPoolExecutor | None = None
+#: Bytes of blocks a reader's worker thread hashes per task.
+HASH_BATCH = 1 << 20
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -56,9 +59,32 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL
 
 
-def _checked(cid: Cid, block: bytes) -> bytes:
-    verify(cid, block)
-    return block
+def _check_all(batch: list[tuple[Cid, Buffer]]) -> tuple[list[Buffer], CorruptBlock | None]:
+    """The blocks of *batch* up to the first that does not verify, and that one's error."""
+    good = []
+    for cid, block in batch:
+        if not isinstance(block, Verified):  # a filestore block is hashed as it is read
+            try:
+                verify(cid, block)
+            except CorruptBlock as e:
+                return good, e
+        good.append(block)
+    return good, None
+
+
+def _hashing(blocks: Iterator[tuple[Cid, Buffer]]) -> Iterator[Future]:
+    """Futures of the verified blocks, a batch of about HASH_BATCH bytes each (one task per
+    block would spend more on the pool than on hashing 256 KiB)."""
+    batch: list[tuple[Cid, Buffer]] = []
+    size = 0
+    for cid, block in blocks:
+        batch.append((cid, block))
+        size += len(block)
+        if size >= HASH_BATCH or len(batch) >= 64:
+            yield _pool().submit(_check_all, batch)
+            batch, size = [], 0
+    if batch:
+        yield _pool().submit(_check_all, batch)
 
 
 def _in_order(futures: Iterator[Future], ahead: int) -> Iterator:
@@ -72,8 +98,9 @@ def _in_order(futures: Iterator[Future], ahead: int) -> Iterator:
         while pending:
             yield pending.popleft().result()
     finally:
-        for fut in pending:  # abandoned: drop what has not started
-            fut.cancel()
+        for fut in pending:  # abandoned: drop what has not started, wait for what has (it may
+            if not fut.cancel():  # be hashing a view that must not outlive its transaction)
+                fut.exception()
 
 
 class Blockstore(ABC):
@@ -122,22 +149,40 @@ class Blockstore(ABC):
             verify(cid, block)
         return block
 
-    def get_many(self, cids: Iterable[Cid], *, verified: bool = True, ahead: int = 8) -> Iterator[bytes]:
-        """The blocks of *cids*, in order, as :meth:`get` gives them; up to *ahead* blocks are
-        read in advance and hashed on worker threads, so verified streaming uses every core."""
-        if not verified:
-            for cid in cids:
-                yield self.get(cid, verified=False)
-            return
+    @contextmanager
+    def _reader(self, views: bool) -> Iterator[Callable[[bytes], Buffer | None]]:
+        """A function from multihash to stored bytes, as :meth:`_get`; with *views*, a store may
+        answer with views of its own memory that stay valid only inside this context."""
+        yield self._get
 
-        def check(cid: Cid) -> Future:
-            block = self.get(cid, verified=False)
-            if isinstance(block, Verified):
-                done: Future = Future()
-                done.set_result(block)
-                return done
-            return _pool().submit(_checked, cid, block)
-        yield from _in_order((check(cid) for cid in cids), ahead)
+    def get_many(self, cids: Iterable[Cid], *, verified: bool = True, ahead: int = 4,
+                 views: bool = False) -> Iterator[Buffer]:
+        """The blocks of *cids*, in order, as :meth:`get` gives them; up to *ahead* batches of
+        about HASH_BATCH bytes are read in advance and hashed on worker threads, so verified
+        streaming uses every core.
+
+        With *views*, a block may be a view into the store (no copy) that is valid only until
+        the iterator ends (exhausted or closed): for a caller that writes each block out before
+        it closes the iterator, and writes nothing to this store meanwhile (an LMDB store holds
+        one read transaction, and defers map growth, until then).
+        """
+        with self._reader(views) as read:
+            def fetch(cid: Cid) -> Buffer:
+                if cid.is_identity:
+                    return cid.digest
+                block = read(cid.multihash)
+                if block is None:
+                    raise CidNotFound(cid)
+                return block
+            if not verified:
+                for cid in cids:
+                    yield fetch(cid)
+                return
+
+            for blocks, error in _in_order(_hashing(((cid, fetch(cid)) for cid in cids)), ahead):
+                yield from blocks
+                if error is not None:
+                    raise error
 
     def links(self, cid: Cid) -> list[Cid]:
         """The CIDs the block named *cid* links to (read unverified); CidNotFound if it is absent.

@@ -30,15 +30,16 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from contextlib import contextmanager
 from operator import itemgetter
 from typing import Callable, Iterator, TypeVar
 
 import lmdb
 
-from ..dag import varint
 from ..dag.cid import DAG_PB, RAW, Cid
 from ..dag.links import links as block_links
-from ..errors import CidNotFound, CorruptBlock, DecodeError, StoreError
+from ..dag.pb import data_only
+from ..errors import CidNotFound, CorruptBlock, StoreError
 from .base import Blockstore, Buffer, verify
 from .filestore import FileRef, read_reference
 
@@ -62,7 +63,9 @@ _MADV_DONTNEED = 4  # Linux
 class _Env:
     """This process's one handle on an environment: LMDB operations run together through
     :meth:`enter`/:meth:`leave`; a map resize runs alone (py-lmdb invalidates transactions
-    that are open in other threads when the map is resized)."""
+    that are open in other threads when the map is resized). A thread already inside enters
+    again without waiting for a pending resize, which waits for it (a read nested in a
+    read, as a streaming get does, cannot deadlock against another thread's resize)."""
 
     def __init__(self, env: lmdb.Environment):
         self.env = env
@@ -70,14 +73,18 @@ class _Env:
         self._cond = threading.Condition()
         self._active = 0
         self._resizing = False
+        self._inside = threading.local()
 
     def enter(self) -> None:
+        depth = getattr(self._inside, "depth", 0)
         with self._cond:
-            while self._resizing:
+            while self._resizing and not depth:
                 self._cond.wait()
             self._active += 1
+        self._inside.depth = depth + 1
 
     def leave(self) -> None:
+        self._inside.depth -= 1
         with self._cond:
             self._active -= 1
             if self._resizing and not self._active:
@@ -198,6 +205,30 @@ class LmdbStore(Blockstore):
                 handle.leave()
             handle.resize(None)
 
+    @contextmanager
+    def snapshot(self, *, buffers: bool = False) -> Iterator[lmdb.Transaction]:
+        """One read transaction as a context (with *buffers*, values are views valid only inside);
+        the map is not resized in this process until it ends."""
+        while True:
+            handle = self._handle
+            handle.enter()
+            try:
+                txn = self.env.begin(buffers=buffers)
+                break
+            except lmdb.MapResizedError:
+                handle.leave()
+            except lmdb.Error as e:
+                handle.leave()
+                raise StoreError(f"block store read failed: {e}") from e
+            handle.resize(None)
+        try:
+            yield txn
+        except lmdb.Error as e:
+            raise StoreError(f"block store read failed: {e}") from e
+        finally:
+            txn.abort()
+            handle.leave()
+
     def durable(self) -> None:
         """Flush what is committed to disk, so it survives an OS crash (see the module doc)."""
         self._handle.enter()
@@ -255,6 +286,20 @@ class LmdbStore(Blockstore):
                 return [k for k in keys if cur.set_key(k) == stored]
         return self.read(pick, buffers=True)
 
+    @contextmanager
+    def _reader(self, views: bool) -> Iterator[Callable[[bytes], Buffer | None]]:
+        """With *views*: lookups in one read transaction, answered with views into the map."""
+        if not views:
+            yield self._get
+            return
+        with self.snapshot(buffers=True) as txn:
+            def read(multihash: bytes) -> Buffer | None:
+                block = txn.get(multihash, db=self.blocks)
+                if block is None and (value := txn.get(multihash, db=self.refs)) is not None:
+                    return read_reference(multihash, FileRef.decode(value))
+                return block
+            yield read
+
     def links(self, cid: Cid) -> list[Cid]:
         """A dag-pb block that is one Data field has no links (canonical dag-pb puts links first):
         UnixFS leaves are answered from their header, without reading them whole; anything
@@ -266,7 +311,7 @@ class LmdbStore(Blockstore):
             value = txn.get(cid.multihash, db=self.blocks)
             if value is None:
                 raise CidNotFound(cid)
-            if _data_only(value):
+            if data_only(value) is not None:
                 return []
             return block_links(cid, bytes(value))
         return self.read(read, buffers=True)
@@ -410,13 +455,3 @@ class LmdbStore(Blockstore):
             self._closed = True
             _close_env(self._handle)
 
-
-def _data_only(block: memoryview) -> bool:
-    """Whether *block* is exactly one dag-pb Data field (key, length varint, that many bytes)."""
-    if len(block) < 2 or block[0] != 0x0A:
-        return False
-    try:
-        size, end = varint.decode(bytes(block[1:11]), 0)
-    except DecodeError:
-        return False
-    return 1 + end + size == len(block)
