@@ -25,6 +25,7 @@ from .exporter import Exporter, Node
 from .options import ImportOptions
 from .progress import reporting
 from .repo import RECURSIVE, Repo, default_path
+from .stores.tiered import TieredStore
 
 #: Repositories opened by path, shared by every instance: LMDB allows one open per process.
 _REPOS: dict[str, Repo] = {}
@@ -43,9 +44,12 @@ class CASFileSystem(AbstractFileSystem):
     protocol = "cas"
     root_marker = ""
 
-    def __init__(self, repo: "Repo | str | os.PathLike | None" = None, **storage_options: Any):
+    def __init__(self, repo: "Repo | str | os.PathLike | None" = None, gateways: "list[str] | None" = None,
+                 **storage_options: Any):
         super().__init__(**storage_options)
         self._given = repo
+        self._gateways = gateways
+        self._tiers: dict[tuple[str, ...], Any] = {}
 
     # -- plumbing ---------------------------------------------------------------------------------
     @property
@@ -60,7 +64,16 @@ class CASFileSystem(AbstractFileSystem):
 
     @property
     def exporter(self) -> Exporter:
-        return Exporter(self.repo.store)
+        """Reads from the repository; with *gateways* (or ``$CASENGINE_GATEWAYS``) a block it lacks is
+        fetched from them, verified and kept."""
+        from .nodes import gateway
+
+        urls = tuple(self._gateways if self._gateways is not None else gateway.from_env())
+        if not urls:
+            return Exporter(self.repo.store)
+        if urls not in self._tiers:
+            self._tiers[urls] = gateway.GatewayTier(urls)
+        return Exporter(TieredStore(self.repo.store, self._tiers[urls]))
 
     @classmethod
     def _strip_protocol(cls, path):
@@ -171,3 +184,9 @@ class CASFile(AbstractBufferedFile):
 
     def _fetch_range(self, start: int, end: int) -> bytes:
         return self.fs.exporter.read(self.node, start, end - start)
+
+
+class IPFSFileSystem(CASFileSystem):
+    """``ipfs://CID/path``: the same file system under the IPFS URL scheme (gateways as for cas://)."""
+
+    protocol = "ipfs"

@@ -63,3 +63,42 @@ def fetch(conn: http.client.HTTPConnection, url: str, method: str = "GET",
     r = conn.getresponse()
     body = r.read()
     return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+
+
+class CorruptingGateway:
+    """A gateway in front of *upstream* that flips the last byte of every body it relays (a raw block
+    no longer matches its CID; a CAR's last block does not): the attacker a client must refuse."""
+
+    def __init__(self, upstream: str):
+        import http.server
+        import threading
+        import urllib.request
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):   # noqa: N802 (http.server's name)
+                req = urllib.request.Request(upstream + self.path, headers={"Accept": self.headers.get("Accept", "*/*")})
+                try:
+                    with urllib.request.urlopen(req, timeout=60) as resp:
+                        status, headers, body = resp.status, resp.headers, bytearray(resp.read())
+                except urllib.error.HTTPError as e:
+                    status, headers, body = e.code, e.headers, bytearray(e.read())
+                if status == 200 and len(body) > 8:
+                    body[-1] ^= 0xFF
+                self.send_response(status)
+                for name in ("Content-Type", "Etag", "X-Ipfs-Roots"):
+                    if headers.get(name):
+                        self.send_header(name, headers[name])
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -17,7 +17,7 @@ from ..dag import multihash, varint
 from ..dag.cid import DAG_PB, Cid, codec_code
 from ..dag.links import links
 from ..errors import DecodeError, InvalidCid, InvalidOption
-from .common import add_bool, emit, open_repo
+from .common import add_bool, add_gateway, emit, open_repo, reader
 from .pin import resolve_cid
 
 #: Kubo 0.22's SoftBlockLimit: bigger blocks need --allow-big-block.
@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     get = verbs.add_parser("get", help="write a block's bytes to stdout")
     get.add_argument("cid", metavar="CID")
+    add_gateway(get)
     get.set_defaults(func=block_get)
 
     stat = verbs.add_parser("stat", help="print a block's CID and size")
@@ -117,7 +118,8 @@ def block_put(args: argparse.Namespace) -> int:
 
 def block_get(args: argparse.Namespace) -> int:
     with open_repo(args) as repo:
-        data = repo.store.get(resolve_cid(repo, args.cid))
+        ex = reader(args, repo)
+        data = ex.store.get(resolve_cid(repo, args.cid, ex))
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
     return 0

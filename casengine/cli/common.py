@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Iterable
 
 from .. import progress
-from ..errors import NoRepository
+from ..errors import CidNotFound, NoRepository
+from ..exporter import Exporter
 from ..repo import Repo
+from ..stores.tiered import TieredStore
 
 #: Long bool flags; a bare ``--flag`` is rewritten to ``--flag=true`` before parsing.
 BOOL_LONG_FLAGS: set[str] = set()
@@ -48,6 +51,35 @@ def emit(args: argparse.Namespace, obj: dict, text: str | None) -> None:
         progress.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
     elif text is not None:
         progress.write(text)
+
+
+def add_gateway(parser: argparse.ArgumentParser) -> None:
+    """``--gateway URL`` (repeatable): where a read verb fetches what the repository lacks."""
+    parser.add_argument("--gateway", action="append", metavar="URL",
+                        help="fetch blocks the repository lacks from this trustless gateway, each verified "
+                             "and kept (repeatable, tried in order; default: $CASENGINE_GATEWAYS)")
+
+
+def reader(args: argparse.Namespace, repo: Repo, whole: Iterable[str] = ()) -> Exporter:
+    """What a read verb reads through: the repository, or with gateways (``--gateway``,
+    ``$CASENGINE_GATEWAYS``) the repository read through to them, every fetched block verified and
+    kept. The DAGs at the paths in *whole* are fetched first if incomplete (a CAR when possible)."""
+    from ..nodes import gateway
+
+    urls = getattr(args, "gateway", None) or gateway.from_env()
+    if not urls:
+        return repo.exporter
+    tier = gateway.GatewayTier(urls)
+    ex = Exporter(TieredStore(repo.store, tier))
+    for path in whole:
+        cid = ex.resolve(path).cid
+        try:
+            for _ in repo.dag_blocks(cid):
+                pass
+        except CidNotFound:
+            with repo.writing():
+                tier.fetch_dag(cid, repo.store)
+    return ex
 
 
 def open_repo(args: argparse.Namespace, *, create: bool = False) -> Repo:

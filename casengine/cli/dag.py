@@ -11,7 +11,7 @@ from ..dag.cid import Cid
 from ..errors import InvalidCid
 from ..progress import bar
 from ..repo import PinError
-from .common import add_bool, add_progress, emit, open_repo
+from .common import add_bool, add_gateway, add_progress, emit, open_repo, reader
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                          description="Stream the DAG under ROOT as a CARv1 on stdout, blocks in depth-first, "
                                      "first-seen order (byte-identical to `ipfs dag export`).")
     p.add_argument("root", metavar="ROOT", help="CID of the root to export recursively")
+    add_gateway(p)
     add_progress(p)
     p.set_defaults(func=export)
 
@@ -44,7 +45,7 @@ def export(args: argparse.Namespace) -> int:
         raise InvalidCid(f"unable to parse root specification (currently only bare CIDs are supported): {e}") from None
     out = sys.stdout.buffer
     with open_repo(args) as repo, bar("export", None, args.progress) as progress:
-        for piece in car.export(repo.store, root, progress):
+        for piece in car.export(reader(args, repo, whole=[str(root)]).store, root, progress):
             out.write(piece)
     out.flush()
     return 0

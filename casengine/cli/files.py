@@ -10,7 +10,7 @@ from contextlib import closing
 from ..dag.unixfs import DataType
 from ..errors import InvalidOption
 from ..progress import bar
-from .common import add_bool, add_progress, emit, esc_name, open_repo
+from .common import add_bool, add_gateway, add_progress, emit, esc_name, open_repo, reader
 
 #: Kubo's ls JSON "Type": the UnixFS type number, HAMT shards shown as directories, raw leaves as files.
 _LS_TYPES = {DataType.DIRECTORY: 1, DataType.HAMT_SHARD: 1, DataType.METADATA: 1, DataType.SYMLINK: 4}
@@ -21,11 +21,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="CID[/PATH]")
     p.add_argument("-o", "--offset", type=int, default=0, help="byte offset to start at")
     p.add_argument("-l", "--length", type=int, default=None, help="maximum number of bytes")
+    add_gateway(p)
     p.set_defaults(func=cat)
 
     p = sub.add_parser("get", help="write a file or directory to disk (like `ipfs get`)")
     p.add_argument("path", metavar="CID[/PATH]")
     p.add_argument("-o", "--output", help="where to write (default: ./<last path element>)")
+    add_gateway(p)
     add_progress(p)
     p.set_defaults(func=get)
 
@@ -33,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="CID[/PATH]")
     p.add_argument("-v", "--headers", action="store_true", help="print table headers")
     add_bool(p, "--size", "-s", default=True, help="print sizes (default true)")
+    add_gateway(p)
     p.set_defaults(func=ls)
 
 
@@ -45,7 +48,7 @@ def cat(args: argparse.Namespace) -> int:
         raise InvalidOption("cannot specify negative length")
     out = sys.stdout.buffer
     with open_repo(args) as repo:
-        ex = repo.exporter
+        ex = reader(args, repo)
         offset, remaining = args.offset, args.length
         for path in args.paths:
             if remaining == 0:
@@ -68,7 +71,7 @@ def cat(args: argparse.Namespace) -> int:
 def get(args: argparse.Namespace) -> int:
     output = args.output or args.path.rstrip("/").rsplit("/", 1)[-1]
     with open_repo(args) as repo:
-        ex = repo.exporter
+        ex = reader(args, repo, whole=[args.path])
         node = ex.resolve(args.path)
         # a directory's total is estimated from its links' Tsize (block bytes, a little over)
         total = sum(lk.tsize or 0 for lk in node.pb.links) if node.is_dir else node.file_size()
@@ -92,7 +95,7 @@ def tabulate(rows: list[list[str]]) -> str:
 
 def ls(args: argparse.Namespace) -> int:
     with open_repo(args) as repo:
-        ex = repo.exporter
+        ex = reader(args, repo)
         for n, path in enumerate(args.paths):
             entries = ex.ls(path)
             if args.json:

@@ -8,8 +8,9 @@ from typing import Sequence
 
 from ..dag.cid import Cid
 from ..errors import InvalidOption
+from ..exporter import Exporter
 from ..repo import PIN_KINDS, PinError, Repo
-from .common import emit, open_repo, parse_bool
+from .common import add_gateway, emit, open_repo, parse_bool, reader
 
 
 class BoolFlagParser(argparse.ArgumentParser):
@@ -34,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("paths", nargs="+", metavar="IPFS-PATH", help="CID or /ipfs/CID/path")
     _recursive(a, "recursively pin the object linked to by the specified object(s)")
     a.add_argument("--progress", action="store_true", help="accepted for Kubo compatibility; prints nothing")
+    add_gateway(a)
     a.set_defaults(func=pin_add)
 
     r = verbs.add_parser("rm", help="remove pins")
@@ -55,19 +57,20 @@ def _recursive(parser: BoolFlagParser, help: str) -> None:
                         help=help + " (default true)")
 
 
-def resolve_cid(repo: Repo, path: str) -> Cid:
+def resolve_cid(repo: Repo, path: str, exporter: Exporter | None = None) -> Cid:
     """A CID argument, or the CID a ``CID/a/b`` path resolves to (as Kubo's ResolvePath)."""
     text = path.strip()
     if text.startswith("/ipfs/"):
         text = text[6:]
     if "/" not in text.strip("/"):
         return Cid.parse(text.strip("/"))
-    return repo.exporter.resolve(path).cid
+    return (exporter or repo.exporter).resolve(path).cid
 
 
 def pin_add(args: argparse.Namespace) -> int:
-    with open_repo(args) as repo:
-        cids = [resolve_cid(repo, p) for p in args.paths]
+    with open_repo(args) as repo, repo.writing():   # blocks fetched from gateways stay until pinned
+        ex = reader(args, repo, whole=args.paths if args.recursive else ())
+        cids = [resolve_cid(repo, p, ex) for p in args.paths]
         for cid in cids:
             repo.pin(cid, recursive=args.recursive)
     how = "recursively" if args.recursive else "directly"

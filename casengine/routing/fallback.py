@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import CasError, CidNotFound, CorruptBlock, RemoteError, StoreError, TierUnavailable
+from ..nodes import gateway
 from ..nodes.kubo_cli import KuboCLIStore
 from ..nodes.kubo_rpc import KuboRPCStore
 from .backends import (HuggingFaceCacheBackend, IPFSBackend, IPFSKitBackend, KuboCLIBackend, KuboRPCBackend, NodeBackend,
@@ -146,7 +147,10 @@ def select_backend() -> FallbackBackend:
         passed["local"] = "ENABLE_HF_CACHE is false"
     else:
         try:
-            local = HuggingFaceCacheBackend(remote=kubo.node if kubo is not None else None)
+            # read-through: to Kubo when it answers, else to the trustless gateways of $CASENGINE_GATEWAYS
+            urls = gateway.from_env()
+            remote = kubo.node if kubo is not None else gateway.GatewayTier(urls) if urls else None
+            local = HuggingFaceCacheBackend(remote=remote)
         except StoreError as e:
             passed["local"] = str(e)
     tiers = [(name, b) for name, b in (("ipfs_kit", kit), ("local", local), ("kubo", kubo)) if b is not None]
