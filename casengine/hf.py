@@ -2,9 +2,12 @@
 
 ``add_snapshot`` finds a repo's snapshot with huggingface_hub's own cache scanner and adds its
 files (the blobs the snapshot's symlinks point to) as one UnixFS directory: the CID is the one
-``ipfs add -r --hidden`` gives a directory holding those files. What the directory cannot hold
-(the commit hash, the refs naming it, which files are LFS objects) goes into a small dag-cbor
-manifest that links the directory and is pinned with it.
+``ipfs add -r --hidden`` gives a directory holding those files, and it is what is pinned, so the
+printed CID is the handle for ``pin ls``/``pin rm``, gc and ``hf get``. What the directory cannot
+hold (the commit hash, the refs naming it, which files are LFS objects) is a small dag-cbor
+manifest kept beside it in the repository's metadata (not a block: gc never takes it). Repositories
+written before kept the manifest as a pinned block linking the directory; ``hf get`` reads those,
+and the next ``hf add`` moves them to this layout.
 
 ``restore_snapshot`` writes a directory DAG back in the cache layout huggingface_hub reads:
 ``blobs/<name>`` (an LFS file's sha256, else its git blob sha1, both computed from the bytes
@@ -26,7 +29,7 @@ from typing import Iterator
 from .dag.cid import DAG_CBOR, Cid
 from .dag.file import DagRef
 from .dag.unixfs import DataType
-from .errors import CasError, CidNotFound, UnsafePath
+from .errors import CasError, CidNotFound, InvalidOption, UnsafePath
 from .exporter import Exporter, Node, check_name
 from .fsutil import discard, place, staging_dir
 from .importer import Importer
@@ -34,7 +37,7 @@ from .options import ImportOptions
 from .repo import Repo
 from .stores.filestore import first_reference
 
-_INDEX = b"hf-snapshots"  # LMDB db: directory CID bytes -> manifest CID bytes
+_INDEX = b"hf-snapshots"  # LMDB db: directory CID bytes -> manifest (dag-cbor; before: a manifest block's CID)
 _SHA256 = 64
 _SHA1 = 40
 
@@ -45,10 +48,9 @@ class HFCacheError(CasError, LookupError):
 
 @dataclass(frozen=True)
 class Snapshot:
-    """An added snapshot: the directory of its files and the manifest describing it."""
+    """An added snapshot: the directory of its files (pinned) and what its manifest records."""
 
     cid: Cid
-    manifest: Cid
     repo_id: str
     commit: str
     refs: tuple[str, ...]
@@ -58,6 +60,17 @@ def hub_cache(cache_dir: str | os.PathLike | None = None) -> str:
     from huggingface_hub import constants
 
     return os.fspath(cache_dir) if cache_dir is not None else constants.HF_HUB_CACHE
+
+
+def check_repo_id(repo_id: str) -> str:
+    """huggingface_hub's own rule (``validate_repo_id``): no spaces, no ``..``, at most one '/'."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as e:
+        raise InvalidOption(f"invalid repo id {repo_id!r}: {e}") from None
+    return repo_id
 
 
 def _find_revision(repo_id: str, revision: str | None, cache_dir: str, repo_type: str):
@@ -81,6 +94,7 @@ def add_snapshot(repo: Repo, repo_id: str, revision: str | None = None, *,
                  nocopy: bool = False) -> Snapshot:
     """Add the cached snapshot of *repo_id* at *revision* (default ``main``) and pin it; with
     *nocopy*, its files' bytes stay only in the cache's blobs (filestore references, raw leaves)."""
+    check_repo_id(repo_id)
     hub = hub_cache(cache_dir)
     cached, rev = _find_revision(repo_id, revision, hub, repo_type)
     blobs = os.path.realpath(os.path.join(cached.repo_path, "blobs"))
@@ -105,44 +119,67 @@ def add_snapshot(repo: Repo, repo_id: str, revision: str | None = None, *,
     with repo.writing():  # no collection between writing the blocks and pinning them
         root = walk(os.fspath(rev.snapshot_path), "")
         importer.flush()
-        manifest = _manifest_block(repo_id, repo_type, rev.commit_hash, sorted(rev.refs), files, root.cid)
-        repo.store.put(*manifest)
-        repo.pin(manifest[0])  # recursive through the manifest's link: the files are pinned with it
+        repo.pin(root.cid)
+    manifest = _manifest(repo_id, repo_type, rev.commit_hash, sorted(rev.refs), files, root.cid)
     index = repo.store.db(_INDEX)  # opened outside the transaction: opening one inside it deadlocks
-    repo.store.write(lambda txn: txn.put(bytes(root.cid), bytes(manifest[0]), db=index))
-    return Snapshot(root.cid, manifest[0], repo_id, rev.commit_hash, tuple(sorted(rev.refs)))
+    _upgrade_index(repo, index)
+    repo.store.write(lambda txn: txn.put(bytes(root.cid), manifest, db=index))
+    return Snapshot(root.cid, repo_id, rev.commit_hash, tuple(sorted(rev.refs)))
 
 
-def _manifest_block(repo_id: str, repo_type: str, commit: str, refs: list[str], files: dict[str, bool],
-                    root: Cid) -> tuple[Cid, bytes]:
+def _manifest(repo_id: str, repo_type: str, commit: str, refs: list[str], files: dict[str, bool],
+              root: Cid) -> bytes:
     import dag_cbor
     from multiformats import CID
 
-    from .dag.multihash import SHA2_256
+    return dag_cbor.encode({"repo_id": repo_id, "repo_type": repo_type, "commit": commit, "refs": refs,
+                            "lfs": sorted(p for p, lfs in files.items() if lfs), "files": CID.decode(bytes(root))})
 
-    block = dag_cbor.encode({"repo_id": repo_id, "repo_type": repo_type, "commit": commit, "refs": refs,
-                             "lfs": sorted(p for p, lfs in files.items() if lfs), "files": CID.decode(bytes(root))})
-    return Cid(1, DAG_CBOR, SHA2_256.digest(block)), block
+
+def _upgrade_index(repo: Repo, index) -> None:
+    """Move manifests of the earlier layout (a pinned block, its CID in the index) into the index,
+    pinning the directory itself and unpinning the block, so the printed CID is the handle."""
+    old = repo.store.read(lambda txn: [(k, v) for k, v in txn.cursor(index) if v[:1] == b"\x01"])
+    for key, value in old:
+        root, block_cid = Cid.from_bytes(key), Cid.from_bytes(value)
+        with repo.writing():
+            try:
+                block = repo.store.get(block_cid)
+                repo.pin(root)
+            except CidNotFound:  # collected, or never complete: nothing to move
+                continue
+            repo.store.write(lambda txn: txn.put(key, block, db=index))
+            if repo.pin_type(block_cid) is not None:
+                repo.unpin(block_cid)
 
 
 def manifest_for(repo: Repo, cid: Cid) -> dict | None:
-    """The manifest ``add_snapshot`` recorded for directory *cid*, if any."""
+    """The manifest ``add_snapshot`` recorded for directory *cid*, if any (either layout)."""
     import dag_cbor
 
     index = repo.store.db(_INDEX)
-    key = repo.store.read(lambda txn: txn.get(bytes(cid), db=index))
-    if key is None:
+    value = repo.store.read(lambda txn: txn.get(bytes(cid), db=index))
+    if value is None:
         return None
-    return dag_cbor.decode(repo.store.get(Cid.from_bytes(key)))
+    if value[:1] == b"\x01":  # the earlier layout: the CID of a manifest block
+        try:
+            value = repo.store.get(Cid.from_bytes(value))
+        except CidNotFound:
+            return None
+    return dag_cbor.decode(value)
 
 
 def restore_snapshot(exporter: Exporter, cid: Cid, repo_id: str, *, manifest: dict | None = None,
                      revision: str | None = None, cache_dir: str | os.PathLike | None = None,
                      repo_type: str = "model") -> str:
-    """Write directory *cid* into the Hugging Face cache as *repo_id*; return the snapshot path."""
+    """Write directory *cid* into the Hugging Face cache as *repo_id*; return the snapshot path.
+    The whole tree is checked before anything is written (a symlink in it leaves nothing behind)."""
+    check_repo_id(repo_id)
     root = exporter.resolve(cid)
     if not root.is_dir:
         raise HFCacheError(f"{cid} is not a directory: a snapshot is a directory of files")
+    for _ in _files(exporter, root, ""):
+        pass
     if manifest is not None:
         commit, refs, lfs = manifest["commit"], list(manifest["refs"]), set(manifest["lfs"])
     else:

@@ -9,6 +9,8 @@ import shutil
 import pytest
 
 from casengine.cli import main
+from casengine.dag.cid import DAG_CBOR, Cid
+from casengine.dag.multihash import SHA2_256
 from casengine.options import ImportOptions
 from casengine.repo import Repo
 
@@ -141,3 +143,92 @@ def test_missing_repo_or_revision_is_an_error(hub, tmp_path, capsys):
     assert "revision v9" in capsys.readouterr().err
     assert run(capsys, "--repo", repo, "hf", "add", "tiny-org/tiny-bert", "--revision", COMMIT,
                "--cache-dir", str(hub)).startswith("added ")
+
+
+def test_the_printed_cid_is_the_handle_for_pins_gc_and_get(hub, tmp_path, capsys):
+    """`hf add` pins the directory it prints, nothing hidden: `pin ls`/`pin rm` take that CID, gc
+    keeps the snapshot while it is pinned, and after `pin rm` + gc `hf get` names that CID
+    (issue 17 item 8: a hidden manifest was pinned instead)."""
+    storage = build_cached_repo(hub)
+    repo = str(tmp_path / "repo")
+    cid = run(capsys, "--repo", repo, "hf", "add", "tiny-org/tiny-bert", "--cache-dir", str(hub)).split()[1]
+    assert run(capsys, "--repo", repo, "pin", "ls", "--type=recursive") == f"{cid} recursive"
+    run(capsys, "--repo", repo, "repo", "gc")
+    shutil.rmtree(storage)
+    assert run(capsys, "--repo", repo, "hf", "get", cid, "tiny-org/tiny-bert", "--cache-dir", str(hub)) \
+        == os.path.join(storage, "snapshots", COMMIT)  # the commit came back: the manifest survived gc
+    assert run(capsys, "--repo", repo, "pin", "rm", cid) == f"unpinned {cid}"
+    assert run(capsys, "--repo", repo, "pin", "ls") == ""
+    run(capsys, "--repo", repo, "repo", "gc")
+    with Repo(repo) as r:
+        assert len(r.store) == 0
+    assert main(["--repo", repo, "hf", "get", cid, "tiny-org/tiny-bert", "--cache-dir", str(tmp_path / "hub2")]) == 1
+    assert capsys.readouterr().err == f"Error: CID not found: {cid}\n"
+
+
+def test_a_repository_with_an_older_manifest_keeps_working(hub, tmp_path, capsys):
+    """Repositories written before: a dag-cbor manifest block pinned recursively, indexed by the
+    directory CID. `hf get` still reads its commit; the next `hf add` moves it to the new layout."""
+    from casengine import hf
+
+    storage = build_cached_repo(hub)
+    repo = str(tmp_path / "repo")
+    cid = run(capsys, "--repo", repo, "hf", "add", "tiny-org/tiny-bert", "--cache-dir", str(hub)).split()[1]
+    with Repo(repo) as r:  # rewrite it the way the earlier layout stored it
+        root = Cid.parse(cid)
+        index = r.store.db(b"hf-snapshots")
+        block = r.store.read(lambda txn: txn.get(bytes(root), db=index))  # the manifest's dag-cbor
+        block_cid = Cid(1, DAG_CBOR, SHA2_256.digest(block))
+        r.store.put(block_cid, block)
+        r.pin(block_cid)
+        r.unpin(root)
+        r.store.write(lambda txn: txn.put(bytes(root), bytes(block_cid), db=index))
+    run(capsys, "--repo", repo, "repo", "gc")
+    shutil.rmtree(storage)
+    assert run(capsys, "--repo", repo, "hf", "get", cid, "tiny-org/tiny-bert", "--cache-dir", str(hub)) \
+        == os.path.join(storage, "snapshots", COMMIT)
+    assert run(capsys, "--repo", repo, "hf", "add", "tiny-org/tiny-bert", "--cache-dir", str(hub)).split()[1] == cid
+    assert run(capsys, "--repo", repo, "pin", "ls", "--type=recursive") == f"{cid} recursive"
+    with Repo(repo) as r:
+        assert hf.manifest_for(r, Cid.parse(cid))["commit"] == COMMIT
+
+
+@pytest.mark.parametrize("repo_id", ["bad id", "../../etc", "a/b/c", "org/..", "org/x-", "x" * 97])
+def test_repo_ids_are_validated_as_huggingface_hub_does(hub, tmp_path, capsys, repo_id):
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    with pytest.raises(HFValidationError):
+        validate_repo_id(repo_id)
+    build_cached_repo(hub)
+    repo = str(tmp_path / "repo")
+    cid = run(capsys, "--repo", repo, "hf", "add", "tiny-org/tiny-bert", "--cache-dir", str(hub)).split()[1]
+    for argv in (["hf", "add", repo_id], ["hf", "get", cid, repo_id]):
+        assert main(["--repo", repo, *argv, "--cache-dir", str(tmp_path / "other-hub")]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("Error: invalid repo id") and err.count("\n") == 1, err
+    assert not (tmp_path / "other-hub").exists()
+
+
+def test_a_symlink_in_a_snapshot_leaves_nothing_behind(hub, tmp_path, capsys):
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "config.json").write_bytes(b"{}\n")
+    (tree / "sub" / "link").symlink_to("../config.json")
+    with Repo(tmp_path / "repo") as repo:
+        cid = str(repo.add(tree, ImportOptions(hidden=True)).cid)
+    assert main(["--repo", str(tmp_path / "repo"), "hf", "get", cid, "org/model", "--cache-dir", str(hub)]) == 1
+    assert "sub/link is a symlink" in capsys.readouterr().err
+    assert not hub.exists()
+
+
+def test_json_output_of_hf_add_and_get(hub, tmp_path, capsys):
+    """--json, as the README promises for every verb (issue 17 item 9)."""
+    import json
+
+    storage = build_cached_repo(hub)
+    repo = str(tmp_path / "repo")
+    added = json.loads(run(capsys, "--repo", repo, "hf", "add", "tiny-org/tiny-bert", "--cache-dir", str(hub), "--json"))
+    assert set(added) == {"Name", "Hash", "Commit"} and added["Name"] == "tiny-org/tiny-bert" and added["Commit"] == COMMIT
+    got = json.loads(run(capsys, "--repo", repo, "hf", "get", added["Hash"], "tiny-org/tiny-bert",
+                         "--cache-dir", str(hub), "--json"))
+    assert got == {"Path": os.path.join(storage, "snapshots", COMMIT), "Hash": added["Hash"]}

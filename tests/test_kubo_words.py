@@ -3,6 +3,7 @@ texts, escaped names, spellings of flags and output lines (issue 17)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tempfile
@@ -134,3 +135,15 @@ def test_garbage_given_to_dag_import_is_not_a_car(repo, tmp_path, capsys):
         path.write_bytes(garbage)
         code, out, err = ours_text(capsys, "dag", "import", str(path))
         assert code == 1 and err.startswith(f"Error: {path} is not a CAR file ("), (garbage, err)
+
+
+def test_json_of_push_and_cat(repo, tree, kubo_rpc, kubo_cli, capsysbinary):
+    """--json on every verb (issue 17 item 9): push prints one object; cat prints the bytes, as
+    Kubo's cat does with --enc=json."""
+    code, out, _ = ours(capsysbinary, "add", "-Q", "-r", str(tree))
+    root = out.decode().strip()
+    code, out, err = ours(capsysbinary, "push", root, "--to", "kubo", "--api", kubo_rpc.url, "--json")
+    assert (code, err) == (0, b"") and json.loads(out) == {"Hash": root, "Blocks": 4, "To": "kubo-rpc"}
+    kubo_cli.cli("add", "-r", str(tree))
+    for flag in ("--json", "--enc=json"):
+        assert ours(capsysbinary, "cat", f"{root}/a.txt", flag) == kubos(kubo_cli, "cat", f"{root}/a.txt", "--enc=json")

@@ -6,7 +6,7 @@ import argparse
 
 from .. import hf
 from ..dag.cid import Cid
-from .common import add_bool, open_repo
+from .common import add_bool, emit, open_repo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +38,7 @@ def add(args: argparse.Namespace) -> int:
     with open_repo(args, create=True) as repo:
         snap = hf.add_snapshot(repo, args.repo_id, args.revision, cache_dir=args.cache_dir, repo_type=args.repo_type,
                                nocopy=bool(args.nocopy))
-    print(f"added {snap.cid} {args.repo_id}")
+    emit(args, {"Name": args.repo_id, "Hash": str(snap.cid), "Commit": snap.commit}, f"added {snap.cid} {args.repo_id}")
     return 0
 
 
@@ -47,5 +47,5 @@ def get(args: argparse.Namespace) -> int:
         cid = Cid.parse(args.cid)
         path = hf.restore_snapshot(repo.exporter, cid, args.repo_id, manifest=hf.manifest_for(repo, cid),
                                    revision=args.revision, cache_dir=args.cache_dir, repo_type=args.repo_type)
-    print(path)
+    emit(args, {"Path": path, "Hash": str(cid)}, path)
     return 0

@@ -12,7 +12,7 @@ from ..errors import InvalidOption, RemoteError
 from ..nodes.kubo_cli import KuboCLIStore
 from ..nodes.kubo_rpc import KuboRPCStore
 from ..nodes.remote import RemoteTier
-from .common import open_repo
+from .common import emit, open_repo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,5 +45,5 @@ def run(args: argparse.Namespace) -> int:
         roots = tier.dag_import(car.write([cid], blocks()), pin_roots=True)
     if cid not in roots and cid.to_v1() not in [r.to_v1() for r in roots]:
         raise RemoteError(f"{tier.name} did not pin {cid} (roots: {', '.join(map(str, roots)) or 'none'})")
-    print(f"pushed {cid} ({count[0]} blocks) to {tier.name}")
+    emit(args, {"Hash": str(cid), "Blocks": count[0], "To": tier.name}, f"pushed {cid} ({count[0]} blocks) to {tier.name}")
     return 0
