@@ -28,17 +28,27 @@ VERBS = {"add": "add", "cat": "files", "get": "files", "ls": "files", "dag": "da
          "push": "push", "serve": "serve", "dedup": "dedup"}
 
 
+def _encoding(text: str) -> bool:
+    """Kubo's ``--encoding``/``--enc``: json, or text (the default)."""
+    if text not in ("json", "text"):
+        raise argparse.ArgumentTypeError(f"unsupported encoding {text!r} (json or text)")
+    return text == "json"
+
+
 def _global_options(parser: argparse.ArgumentParser, default: object = None) -> None:
-    """``--repo``, ``--json``, ``--debug`` (each unless the parser already has its own)."""
+    """``--repo``, ``--json`` (or Kubo's ``--enc=json``), ``--debug`` (each unless the parser
+    already has its own)."""
     options = {
-        "--repo": dict(default=default, help="repository directory (default: $CASENGINE_REPO or $HF_HOME/casengine)"),
-        "--json": dict(action="store_true", default=default,
-                       help="print results as JSON lines (Kubo's --enc=json objects)"),
-        "--debug": dict(action="store_true", default=default, help="show tracebacks on errors"),
+        ("--repo",): dict(default=default, help="repository directory (default: $CASENGINE_REPO or $HF_HOME/casengine)"),
+        ("--json",): dict(action="store_true", default=default,
+                          help="print results as JSON lines (Kubo's --enc=json objects)"),
+        ("--encoding", "--enc"): dict(dest="json", type=_encoding, default=default, metavar="{json,text}",
+                                      help="json is --json (Kubo's spelling)"),
+        ("--debug",): dict(action="store_true", default=default, help="show tracebacks on errors"),
     }
-    for flag, kwargs in options.items():
-        if flag not in parser._option_string_actions:
-            parser.add_argument(flag, **kwargs)
+    for flags, kwargs in options.items():
+        if flags[0] not in parser._option_string_actions:
+            parser.add_argument(*flags, **kwargs)
 
 
 def leaf_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
