@@ -12,10 +12,10 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator
 
-from .dag import cbor, varint
+from .dag import cbor, multihash, varint
 from .dag.cid import Cid
 from .dag.links import links
-from .errors import CasError, CidNotFound, DecodeError, InvalidCid
+from .errors import CasError, CidNotFound, DecodeError, InvalidCid, InvalidOption
 from .exporter import Exporter
 from .progress import Progress, counting
 from .stores.base import BatchWriter, Blockstore, verify
@@ -28,6 +28,11 @@ _V2_PRAGMA = bytes.fromhex("0aa16776657273696f6e02")
 #: DefaultMaxAllowedSectionSize and DefaultMaxAllowedHeaderSize; Kubo's own blocks are <= 2 MiB).
 MAX_SECTION = 8 << 20
 MAX_HEADER = 32 << 20
+#: Kubo 0.43.1's SoftBlockLimit (the bitswap spec's 2 MiB): `block put` and `dag import` refuse
+#: bigger blocks unless --allow-big-block.
+BLOCK_LIMIT = 2 << 20
+BIG_BLOCK = ("produced block is over 2MiB: big blocks can't be exchanged with other peers. consider using "
+             "UnixFS for automatic chunking of bigger files, or pass --allow-big-block to override")
 
 Source = str | os.PathLike | BinaryIO
 
@@ -200,9 +205,11 @@ def _open(source: Source) -> tuple[BinaryIO, bool]:
     return open(source, "rb"), True
 
 
-def load(store: Blockstore, sources: Iterable[Source], progress: Progress | None = None) -> CarImport:
+def load(store: Blockstore, sources: Iterable[Source], progress: Progress | None = None, *,
+         allow_big_block: bool = False) -> CarImport:
     """Store every block of every CAR in *sources* (hash-checked, decoded as its codec says, written
-    in batches); pin nothing.
+    in batches); pin nothing. As Kubo, a block over BLOCK_LIMIT (unless *allow_big_block*), of a
+    hash function Kubo does not allow, or that does not decode fails the import at that block.
 
     A bad CAR raises before its remaining blocks are read; blocks already stored stay (they are
     valid, and unpinned).
@@ -214,7 +221,7 @@ def load(store: Blockstore, sources: Iterable[Source], progress: Progress | None
         stream, owned = _open(source)
         try:
             try:
-                reader = CarReader(stream)
+                reader = CarReader(stream, verify_blocks=False)
             except CarError as e:  # its start is no CAR header: garbage, or another format
                 name = os.fspath(source) if owned else getattr(source, "name", "the stream")
                 raise CarError(f"{name} is not a CAR file ({e})") from None
@@ -225,8 +232,12 @@ def load(store: Blockstore, sources: Iterable[Source], progress: Progress | None
             done = 0
             for cid, block in reader:
                 try:
+                    if len(block) > BLOCK_LIMIT and not allow_big_block:
+                        raise InvalidOption(BIG_BLOCK)
                     links(cid, block)  # Kubo decodes every block it imports: none is taken for a leaf
-                except DecodeError as e:
+                    multihash.check(cid.multihash)
+                    verify(cid, block)
+                except (DecodeError, InvalidOption) as e:
                     raise CarError(f'import failed at block "{cid}": {e}') from None
                 batch(cid, block)
                 result.blocks += 1
@@ -242,7 +253,7 @@ def load(store: Blockstore, sources: Iterable[Source], progress: Progress | None
 
 
 def import_car(repo: "Repo", sources: Iterable[Source], *, pin_roots: bool = True,
-               progress: Progress | None = None) -> CarImport:
+               progress: Progress | None = None, allow_big_block: bool = False) -> CarImport:
     """``ipfs dag import``: store the blocks of all *sources*, then pin each root whose DAG is complete.
 
     The GC lock is held throughout, so no block imported here is collected before its root is
@@ -250,7 +261,7 @@ def import_car(repo: "Repo", sources: Iterable[Source], *, pin_roots: bool = Tru
     ``pins``. Pins are only tried after every CAR was read well, so a bad CAR pins nothing.
     """
     with repo.writing():
-        result = load(repo.store, sources, progress)
+        result = load(repo.store, sources, progress, allow_big_block=allow_big_block)
         if pin_roots:
             for root in result.roots:
                 try:

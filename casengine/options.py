@@ -132,6 +132,9 @@ class ImportOptions:
         if self.pin_name is not None and (not self.pin or self.only_hash):  # -n never pins
             raise InvalidOption("pin-name option requires pin to be set")
         fn = multihash.get(self.hash.lower())
+        if self.inline and self.inline_limit > multihash.MAX_IDENTITY:  # Kubo 0.43.1's add refuses it
+            raise InvalidOption(f"inline-limit {self.inline_limit} exceeds maximum allowed size of "
+                                f"{multihash.MAX_IDENTITY} bytes")
         if self.mtime_nsecs and not self.mtime:
             raise InvalidOption('option "mtime-nsecs" requires "mtime" to be provided as well')
         if self.mtime and self.mtime_nsecs > 999999999:

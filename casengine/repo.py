@@ -20,6 +20,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterable, Iterator
 
+from .dag import multihash
 from .dag.cid import RAW, Cid
 from .dag.file import DagRef
 from .dag.links import depth_first
@@ -178,8 +179,8 @@ class Repo:
         """Pin *cid* directly, or recursively (everything below it must be present)."""
         with self.writing():
             if recursive:
-                for _ in self.dag_blocks(cid):
-                    pass
+                for c in self.dag_blocks(cid):
+                    multihash.check(c.multihash)  # as Kubo's blockservice: no insecure or oversized hash
                 self._write_pin(cid, RECURSIVE)  # replaces a direct pin, as Kubo's pinner does
             else:
                 if self._pin_table().get(cid) == RECURSIVE:

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-#: Kubo's --hash names that casengine computes (keccak is Kubo-only: no stdlib implementation).
-HASHES = ["sha2-256", "sha2-512", "sha3-256", "sha3-512", "blake3", "blake2b-256", "blake2s-256", "sha1"]
+#: Kubo's --hash names that casengine computes (keccak through pycryptodome).
+HASHES = ["sha2-256", "sha2-512", "sha3-256", "sha3-512", "blake3", "blake2b-256", "blake2s-256", "sha1", "keccak-256",
+          "dbl-sha2-256"]
 
 
 @dataclass(frozen=True)

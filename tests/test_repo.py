@@ -365,8 +365,8 @@ def test_block_commands(cli_repo, tmp_path, capsys):
     import dag_cbor
     doc = dag_cbor.encode({"hello": [1, 2, 3]})
     assert put(doc, "--cid-codec=dag-cbor")[1].startswith("bafyrei")
-    big = os.urandom((1 << 20) + 1)
-    assert put(big) == (1, "", "Error: produced block is over 1MiB: big blocks can't be exchanged with other "
+    big = os.urandom((2 << 20) + 1)
+    assert put(big) == (1, "", "Error: produced block is over 2MiB: big blocks can't be exchanged with other "
                                "peers. consider using UnixFS for automatic chunking of bigger files, or pass "
                                "--allow-big-block to override\n")
     assert put(big, "--allow-big-block")[0] == 0

@@ -14,16 +14,13 @@ import sys
 from typing import BinaryIO
 
 from ..dag import multihash, varint
+from ..car import BIG_BLOCK, BLOCK_LIMIT
 from ..dag.cid import DAG_PB, Cid, codec_code
 from ..dag.links import links
 from ..errors import DecodeError, InvalidCid, InvalidOption
 from .common import add_bool, add_gateway, emit, open_repo, reader
 from .pin import resolve_cid
 
-#: Kubo 0.22's SoftBlockLimit: bigger blocks need --allow-big-block.
-SOFT_BLOCK_LIMIT = 1 << 20
-BIG_BLOCK = ("produced block is over 1MiB: big blocks can't be exchanged with other peers. consider using "
-             "UnixFS for automatic chunking of bigger files, or pass --allow-big-block to override")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     put.add_argument("--mhtype", default="sha2-256", help="multihash function (default sha2-256)")
     put.add_argument("--mhlen", type=int, default=-1, help="multihash length (default: the function's)")
     add_bool(put, "--pin", default=False, help="pin the added block recursively (default false)")
-    add_bool(put, "--allow-big-block", default=False, help="allow blocks over 1MiB")
+    add_bool(put, "--allow-big-block", default=False, help="allow blocks over 2MiB")
     put.add_argument("-f", "--format", default="", help="legacy CID format (v0, protobuf, cbor, raw, ...)")
     put.set_defaults(func=block_put)
 
@@ -78,6 +75,8 @@ def block_cid(data: bytes, cid_codec: str = "", mhtype: str = "sha2-256", mhlen:
         except InvalidOption as e:
             if "unrecognized" in str(e):
                 raise InvalidOption(f"unrecognized multihash function: {mhtype}") from None
+            if "no such hash" in str(e):
+                raise InvalidOption(f"invalid cid: {e}") from None
             raise
         h = fn.new()
         h.update(data)
@@ -87,13 +86,17 @@ def block_cid(data: bytes, cid_codec: str = "", mhtype: str = "sha2-256", mhlen:
         if mhlen >= 0:
             digest = digest[:mhlen]
     mh = varint.encode(code) + varint.encode(len(digest)) + digest
+    try:
+        multihash.check(mh)
+    except InvalidCid as e:
+        raise InvalidOption(str(e)) from None
     return Cid(0 if fmt == "v0" else 1, DAG_PB if fmt == "v0" else codec, mh)
 
 
 def _read_block(stream: BinaryIO, allow_big: bool) -> bytes:
     """The whole input; past the size limit it stops reading and fails (nothing is stored)."""
-    data = stream.read() if allow_big else stream.read(SOFT_BLOCK_LIMIT + 1)
-    if len(data) > SOFT_BLOCK_LIMIT and not allow_big:
+    data = stream.read() if allow_big else stream.read(BLOCK_LIMIT + 1)
+    if len(data) > BLOCK_LIMIT and not allow_big:
         raise InvalidOption(BIG_BLOCK)
     return data
 

@@ -34,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_bool(p, "--pin-roots", default=True, help="pin the roots listed in the CAR headers (default true)")
     p.add_argument("--silent", action="store_true", help="print nothing")
     p.add_argument("--stats", action="store_true", help="print the number of blocks and bytes imported")
+    add_bool(p, "--allow-big-block", default=False, help="import blocks over 2MiB (default false)")
     add_progress(p)
     p.set_defaults(func=import_)
 
@@ -56,7 +57,8 @@ def import_(args: argparse.Namespace) -> int:
     sources = [sys.stdin.buffer if p == "-" else p for p in paths]
     total = None if "-" in paths else sum(os.path.getsize(p) for p in paths)
     with open_repo(args, create=True) as repo, bar("import", total, args.progress) as progress:
-        result = car.import_car(repo, sources, pin_roots=args.pin_roots, progress=progress)
+        result = car.import_car(repo, sources, pin_roots=args.pin_roots, progress=progress,
+                                 allow_big_block=args.allow_big_block)
     for root, error in result.pins.items():
         if args.silent:
             break
