@@ -66,7 +66,7 @@ class Entry:
     name: str
     cid: Cid
     size: int          # as Kubo's ls: file bytes for files, the UnixFS filesize field otherwise
-    type: DataType
+    type: DataType | None   # None: a child that is not UnixFS (Kubo's ls shows type 0, size 0)
     target: str | None = None   # a symlink's target
 
 
@@ -209,10 +209,12 @@ class Exporter:
         sized as Kubo's ls sizes it: a raw child by its link (not read, as in Kubo), a dag-pb
         child by its file bytes, read from the child."""
         out = []
-        known: dict[Cid, tuple[int, DataType, str | None]] = {}   # each child block read once
+        known: dict[Cid, tuple[int, DataType | None, str | None]] = {}   # each child block read once
         for name, link in self.named_links(path):
             if link.cid.codec == RAW:
                 known[link.cid] = (link.tsize or 0, DataType.RAW, None)
+            elif link.cid.codec != DAG_PB:  # not UnixFS (dag-cbor, ...): listed unread, as Kubo lists it
+                known[link.cid] = (0, None, None)
             elif link.cid not in known:
                 child = self.node(link.cid)
                 size = child.file_size() if child.is_file else (child.fs.filesize or 0)

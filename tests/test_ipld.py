@@ -288,3 +288,30 @@ def test_gc_keeps_exactly_what_the_pins_reach_and_exports_equal_kubos(tmp_path_f
             ours = b"".join(car.export(repo.store, root))
             assert ours == kubo_export(kubo43, roots, blocks, root)
             assert set(sections(ours)) <= reached
+
+
+# -- case 4: ls of a UnixFS directory with children that are not UnixFS -------------------------------
+def test_ls_lists_non_unixfs_children_as_kubo(tmp_path, kubo43, capsys, monkeypatch):
+    from casengine.cli import main
+
+    children = {cid_of(DAG_CBOR, b): b for b in [cbor_block({"not": "unixfs"})]}
+    children.update({cid_of(DAG_JSON, b): b for b in [json_block({"a": 1})]})
+    children[cid_of(RAW, b"raw file")] = b"raw file"
+    names = dict(zip(children, "cjr"))
+    directory = pb.encode(pb.PBNode([pb.PBLink(c, names[c], len(b)) for c, b in children.items()], b"\x08\x01"))
+    root = cid_of(DAG_PB, directory)
+    path = tmp_path / "dir.car"
+    path.write_bytes(car_of([root], {root: directory, **children}))
+    monkeypatch.setenv("CASENGINE_REPO", str(tmp_path / "repo"))
+    assert main(["dag", "import", str(path)]) == 0
+    kubo43.cli("dag", "import", str(path))
+    capsys.readouterr()
+    for flags in ([], ["-v"], ["--size=false"]):
+        assert main(["ls", *flags, str(root)]) == 0
+        assert capsys.readouterr().out == kubo43.cli("ls", *flags, str(root)).stdout.decode()
+    assert main(["ls", "--json", str(root)]) == 0
+    ours = json.loads(capsys.readouterr().out)
+    theirs = json.loads(call(kubo43.daemon().api_socket, "ls", args=[str(root)]))
+    for link in theirs["Objects"][0]["Links"]:  # UnixFS 1.5 metadata: not what this test is about
+        link.pop("Mode"), link.pop("ModTime")
+    assert ours == theirs

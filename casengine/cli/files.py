@@ -100,7 +100,7 @@ def ls(args: argparse.Namespace) -> int:
             entries = ex.ls(path)
             if args.json:
                 emit(args, {"Objects": [{"Hash": path, "Links": [
-                    {"Name": e.name, "Hash": str(e.cid), "Size": e.size, "Type": _LS_TYPES.get(e.type, 2),
+                    {"Name": e.name, "Hash": str(e.cid), "Size": e.size, "Type": 0 if e.type is None else _LS_TYPES.get(e.type, 2),
                      "Target": e.target or ""} for e in entries]}]}, None)
                 continue
             rows = []
