@@ -39,8 +39,8 @@ from .errors import InvalidOption
 from .nodes.local import LocalNode, shared_repo
 from .routing.backends import (HuggingFaceCacheBackend, IPFSBackend, IPFSKitBackend, KuboCLIBackend, KuboRPCBackend,
                                NodeBackend, given, verified_car)
-from .routing.fallback import (PROBE_TIMEOUT, TIER_ORDER, CallRecord, FallbackBackend, Selection, kubo_backend,
-                               select_backend, truthy)
+from .routing.fallback import (PROBE_TIMEOUT, TIER_ORDER, CallRecord, FallbackBackend, Selection, kit_tier, kubo_backend,
+                               local_tier, select_backend, truthy)
 
 __all__ = [  # the seed's names and the parts they are built from
     "IPFSBackend", "NodeBackend", "HuggingFaceCacheBackend", "KuboRPCBackend", "KuboCLIBackend", "IPFSKitBackend",
@@ -76,6 +76,17 @@ for _name, _factory in (("ipfs_kit", IPFSKitBackend), ("hf_cache", HuggingFaceCa
                         ("local", HuggingFaceCacheBackend), ("kubo", kubo_backend),
                         ("kubo_rpc", KuboRPCBackend), ("kubo_cli", KuboCLIBackend)):
     register_ipfs_backend(_name, _factory)
+
+
+def _get_ipfs_kit_backend(deps: object = None) -> IPFSKitBackend | None:
+    """The seed's helper, kept for code written against it: the ipfs_kit tier, or None when
+    ``IPFS_KIT_DISABLE`` is set, ``ENABLE_IPFS_KIT`` is false, or ipfs_kit_py is unavailable."""
+    return kit_tier({})
+
+
+def _get_hf_cache_backend() -> HuggingFaceCacheBackend | None:
+    """The seed's helper: the local repository, or None when ``ENABLE_HF_CACHE`` is false."""
+    return local_tier({})
 
 
 def set_default_ipfs_backend(backend: IPFSBackend | None) -> None:

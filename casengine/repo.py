@@ -39,12 +39,14 @@ _PIN_NAMES = {v: k for k, v in _PIN_CODES.items()}
 GC_BATCH = 4096
 
 
+def hf_home() -> str:
+    """``$HF_HOME``, defaulting to ~/.cache/huggingface as huggingface_hub does."""
+    return os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface")
+
+
 def default_path() -> str:
-    """``$CASENGINE_REPO``, else ``$HF_HOME/casengine`` (HF_HOME defaults to ~/.cache/huggingface)."""
-    if os.environ.get("CASENGINE_REPO"):
-        return os.environ["CASENGINE_REPO"]
-    hf_home = os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface")
-    return os.path.join(hf_home, "casengine")
+    """``$CASENGINE_REPO``, else ``$HF_HOME/casengine``."""
+    return os.environ.get("CASENGINE_REPO") or os.path.join(hf_home(), "casengine")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,14 @@ from casengine.errors import CidNotFound
 from casengine.options import ImportOptions
 
 
+#: The add options the kit passes through (ipfs_kit_py's keyword names are Kubo's, in snake case).
+ADD_OPTIONS = ("chunker", "hash", "cid_version", "raw_leaves", "trickle", "only_hash", "wrap_with_directory", "hidden")
+
+
+def _options(pin: bool, kw: dict) -> ImportOptions:
+    return ImportOptions(pin=pin, **{k: kw[k] for k in ADD_OPTIONS if k in kw})
+
+
 def make_module(node_factory: Callable[[], Any]) -> types.ModuleType:
     mod = types.ModuleType("ipfs_kit_py")
     mod.__version__ = "stand-in"
@@ -36,13 +44,13 @@ def make_module(node_factory: Callable[[], Any]) -> types.ModuleType:
                 return {"success": False, "error": f"content not found: {e}", "cid": cid}
 
         def ipfs_add_bytes(self, data, pin=True, **kw):
-            return {"success": True, "cid": str(self.node.add(data, ImportOptions(pin=pin)))}
+            return {"success": True, "cid": str(self.node.add(data, _options(pin, kw)))}
 
         def ipfs_add_file(self, path, pin=True, recursive=False, **kw):
-            return {"success": True, "Hash": str(self.node.add(path, ImportOptions(pin=pin), recursive=recursive))}
+            return {"success": True, "Hash": str(self.node.add(path, _options(pin, kw), recursive=recursive))}
 
         def ipfs_add_path(self, path, pin=True, recursive=True, **kw):
-            return {"success": True, "cid": str(self.node.add(path, ImportOptions(pin=pin), recursive=recursive))}
+            return {"success": True, "cid": str(self.node.add(path, _options(pin, kw), recursive=recursive))}
 
         def ipfs_cat(self, cid, **kw):
             return self._found(lambda: b"".join(self.node.cat(cid)), cid, "data")
@@ -62,7 +70,7 @@ def make_module(node_factory: Callable[[], Any]) -> types.ModuleType:
             return {"success": True, "cid": str(self.node.block_put(data, codec))}
 
         def ipfs_block_get(self, cid, **kw):
-            return self._found(lambda: self.node.get(Cid.parse(cid)), cid, "data")
+            return self._found(lambda: self.node.block_get(Cid.parse(cid)), cid, "data")
 
     mod.ipfs_kit = ipfs_kit
     return mod

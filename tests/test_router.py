@@ -297,3 +297,35 @@ def test_profile_selects_cid_settings_through_the_router(env, tmp_path):
     assert v1.startswith("bafkrei") and small.startswith("bafybei")
     with pytest.raises(InvalidOption):
         router.add_bytes(b"x", profile="unixfs-v9", backend=b)
+
+
+# -- the seed's private names that code written for it reaches into (issue 17 item 12) ----------------
+def test_hf_cache_backend_cache_dir_is_the_seeds(env, tmp_path):
+    assert HuggingFaceCacheBackend(str(tmp_path / "given"))._cache_dir == tmp_path / "given"
+    assert HuggingFaceCacheBackend()._cache_dir == tmp_path / "hf"  # $HF_HOME, as the seed's default
+    assert (tmp_path / "given" / "casengine").is_dir()
+
+
+def test_kubo_cli_backend_cmd_is_the_command_line(env, tmp_path):
+    assert KuboCLIBackend("ipfs --api /ip4/127.0.0.1/tcp/5001")._cmd == "ipfs --api /ip4/127.0.0.1/tcp/5001"
+    assert KuboCLIBackend()._cmd == str(tmp_path / "no-such-ipfs")  # $KUBO_CMD
+
+
+def test_get_ipfs_kit_backend_honours_the_switches(env, tmp_path):
+    env.setitem(sys.modules, "ipfs_kit_py", make_module(lambda: LocalNode(router.shared_repo(tmp_path / "kit"))))
+    assert isinstance(router._get_ipfs_kit_backend(), IPFSKitBackend)
+    env.setenv("ENABLE_IPFS_KIT", "false")
+    assert router._get_ipfs_kit_backend() is None
+    env.setenv("ENABLE_IPFS_KIT", "true")
+    env.setenv("IPFS_KIT_DISABLE", "1")
+    assert router._get_ipfs_kit_backend() is None
+    env.delenv("IPFS_KIT_DISABLE")
+    env.setitem(sys.modules, "ipfs_kit_py", None)  # not installed
+    assert router._get_ipfs_kit_backend() is None
+
+
+def test_get_hf_cache_backend_honours_enable_hf_cache(env, tmp_path):
+    backend = router._get_hf_cache_backend()
+    assert isinstance(backend, HuggingFaceCacheBackend) and backend.node.repo.path == str(tmp_path / "hf" / "casengine")
+    env.setenv("ENABLE_HF_CACHE", "false")
+    assert router._get_hf_cache_backend() is None

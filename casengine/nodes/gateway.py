@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,7 +27,7 @@ from ..options import ImportOptions
 from ..stores.base import BatchWriter, Blockstore, Buffer, verify
 from .deadline import Deadline
 from .remote import RemoteTier, Source
-from .rpc_http import Connection, TimedSocket
+from .rpc_http import ApiAddress, Connection
 
 #: The environment variable naming the gateways, comma-separated.
 ENV = "CASENGINE_GATEWAYS"
@@ -45,33 +44,15 @@ def from_env() -> list[str]:
     return [u.strip() for u in os.environ.get(ENV, "").split(",") if u.strip()]
 
 
-def _address(url: str) -> tuple[str, int | str]:
-    """(host, port) of ``http://HOST[:PORT]``, or ("unix", PATH) of ``unix:///PATH`` (a gateway on a
-    unix socket, as Kubo's can listen)."""
+def _address(url: str) -> ApiAddress:
+    """The address of ``http://HOST[:PORT]`` or of ``unix:///PATH`` (a gateway on a unix socket, as
+    Kubo's can listen)."""
     parts = urlsplit(url if "://" in url else f"http://{url}")
     if parts.scheme == "unix" and parts.path:
-        return "unix", parts.path
+        return ApiAddress("127.0.0.1", 80, parts.path)
     if parts.scheme != "http" or not parts.hostname:
         raise InvalidOption(f"unsupported gateway {url!r} (want http://HOST:PORT or unix:///PATH)")
-    return parts.hostname, parts.port or 80
-
-
-class UnixConnection(Connection):
-    """A :class:`Connection` to a unix socket."""
-
-    def __init__(self, path: str, deadline: Deadline):
-        super().__init__("127.0.0.1", 0, deadline)
-        self.path = path
-
-    def connect(self) -> None:
-        def dial(seconds: float) -> socket.socket:
-            sock = socket.socket(socket.AF_UNIX)
-            sock.settimeout(seconds)
-            sock.connect(self.path)
-            return sock
-        sock = self.deadline.wait(dial)
-        self.sock = TimedSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
-        self.sock.deadline = self.deadline
+    return ApiAddress(parts.hostname, parts.port or 80)
 
 
 class GatewayTier(RemoteTier):
@@ -119,15 +100,12 @@ class GatewayTier(RemoteTier):
             conn = conns.get(url)
             fresh = conn is None
             if fresh:
-                host, port = self.addresses[url]
-                conn = conns[url] = (UnixConnection(port, Deadline(self.timeout, what)) if host == "unix"
-                                     else Connection(host, port, Deadline(self.timeout, what)))
+                conn = conns[url] = Connection(self.addresses[url], Deadline(self.timeout, what))
             conn.deadline = Deadline(self.timeout, what)
             if conn.sock is not None:
                 conn.sock.deadline = conn.deadline
             try:
-                host = self.addresses[url][0]
-                conn.request("GET", target, headers={"Accept": accept, "Host": "127.0.0.1" if host == "unix" else host})
+                conn.request("GET", target, headers={"Accept": accept, "Host": self.addresses[url].host})
                 conn.deadline.restart()
                 return conn.getresponse()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):

@@ -15,11 +15,12 @@ import os
 from typing import Any, Iterator
 
 from ..dag.cid import Cid
-from ..errors import CidNotFound, RemoteError, TierUnavailable
+from ..errors import CasError, CidNotFound, PinError, RemoteError, TierUnavailable
 from ..options import ImportOptions
 from ..stores.base import Buffer
-from .kubo_words import NOT_FOUND, parse_cid, root_cid
-from .remote import RemoteTier, Source, block_cid
+from .kubo_words import NOT_FOUND, NOT_PINNED, parse_cid, root_cid
+from .node import Source
+from .remote import RemoteTier, block_cid
 
 #: Forced on every kit we construct: no binary downloads, no daemons started behind our back.
 SAFE_METADATA = {"auto_download_binaries": False, "auto_start_daemons": False, "skip_dependency_check": True}
@@ -55,7 +56,7 @@ class IPFSKitStore(RemoteTier):
             raise RemoteError(f"ipfs_kit_py has no {method}")
         try:
             result = fn(*args, **kwargs)
-        except (CidNotFound, RemoteError):
+        except CasError:  # casengine's own errors, from a kit built on casengine
             raise
         except Exception as e:
             raise self._error(method, f"{type(e).__name__}: {e}", what) from None
@@ -65,6 +66,8 @@ class IPFSKitStore(RemoteTier):
 
     @staticmethod
     def _error(method: str, message: str, what: object) -> Exception:
+        if method.startswith("ipfs_pin") and NOT_PINNED.search(message):
+            return PinError(message)
         if what is not None and NOT_FOUND.search(message):
             return CidNotFound(what, message)
         return RemoteError(f"ipfs_kit_py {method}: {message}")

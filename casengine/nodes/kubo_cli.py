@@ -1,9 +1,9 @@
 """A Kubo node through its command line (``$KUBO_CMD``, default ``ipfs``) as a remote tier.
 
-Flags are spelled as Kubo 0.22 spells them (``block put --cid-codec``, ``cat --offset/--length``);
-where the command refuses one (js-ipfs's ``jsipfs`` has no ``--cid-codec``) the legacy spelling
-is tried once and remembered. Output is parsed in both dialects (js-ipfs prints CIDv1 in
-base58btc and ``ls`` with mode and mtime columns); output that is neither is a RemoteError.
+Flags are spelled as Kubo spells them (``block put --cid-codec``, ``cat --offset/--length``);
+output that is not what the command prints is a RemoteError.
+``ls`` is served from the node's blocks: Kubo's text ``ls`` does not tell a symlink from a file
+and escapes names (``--enc=json`` is ignored by ``ls``, Kubo 0.43.1).
 Every call has a :class:`~casengine.nodes.deadline.Deadline` (bytes written and read are its
 progress): a command that hangs or trickles is killed, with every process it started.
 """
@@ -11,7 +11,6 @@ progress): a command that hangs or trickles is killed, with every process it sta
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import shutil
 import signal
@@ -22,20 +21,18 @@ import time
 from typing import Iterable, Iterator
 
 from ..dag.cid import Cid
-from ..dag.unixfs import DataType
-from ..errors import CidNotFound, InvalidCid, PinError, RemoteError
-from ..exporter import Entry
+from ..errors import CidNotFound, PinError, RemoteError
 from ..fsutil import discard, place, staging_dir
 from ..options import ImportOptions
 from ..stores.base import Buffer
 from .deadline import Deadline
 from .kubo_words import CHUNK, NOT_FOUND, NOT_PINNED, add_args, parse_cid, root_cid
-from .remote import RemoteTier, Source, block_cid, check_listed, parsing
+from .node import Source
+from .remote import RemoteTier, block_cid, check_listed, parsing
 
 DEFAULT_TIMEOUT = 60.0
 #: Seconds between looks at a running command's progress.
 POLL = 0.02
-_UNKNOWN_FLAG = re.compile(r"unknown argument|unknown option|flag provided but not defined", re.I)
 
 
 class KuboCLIStore(RemoteTier):
@@ -47,14 +44,12 @@ class KuboCLIStore(RemoteTier):
         cmd = cmd or os.environ.get("KUBO_CMD") or "ipfs"
         self.argv = shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
         self.timeout = timeout
-        self._legacy_block_put = False
 
     def __repr__(self) -> str:
         return f"KuboCLIStore({shlex.join(self.argv)!r})"
 
     # -- running the command -------------------------------------------------------------------------
-    def _stream(self, args: list[str], stdin: Iterable[bytes] | None = None, *, arg: object = None,
-                cwd: str | None = None) -> Iterator[bytes]:
+    def _stream(self, args: list[str], stdin: Iterable[bytes] | None = None, *, arg: object = None) -> Iterator[bytes]:
         """stdout of ``cmd args`` in pieces; typed errors from its exit status and stderr.
 
         stdout goes to a temporary file, not a pipe: node (jsipfs) exits before a pipe is
@@ -65,7 +60,7 @@ class KuboCLIStore(RemoteTier):
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             # a session of its own: a timeout kills the command's children too (KUBO_CMD may be a wrapper)
             proc = subprocess.Popen(self.argv + args, stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
-                                    stdout=out, stderr=err, cwd=cwd, start_new_session=True)
+                                    stdout=out, stderr=err, start_new_session=True)
             fed = [0]
             writer = None
             if stdin is not None:
@@ -142,28 +137,17 @@ class KuboCLIStore(RemoteTier):
         args = ["cat", f"--offset={offset}"] + ([f"--length={length}"] if length is not None else [])
         yield from self._stream(args + [str(path)], arg=path)
 
-    def ls(self, path: str | Cid) -> list[Entry]:
-        root_cid(path)
-        out = self._text(["ls", str(path)], arg=path)
-        with parsing(self._name(["ls"])):
-            return [_ls_line(line) for line in out.splitlines() if line.strip()]
-
     def get_to_path(self, path: str | Cid, output_path: str | os.PathLike) -> None:
-        """``ipfs get`` into a fresh directory beside *output_path*, then moved into place.
-
-        Kubo names what it writes by the path's last element, jsipfs by the whole path.
-        """
+        """``ipfs get -o`` into a fresh directory beside *output_path*, then moved into place."""
         root_cid(path)
-        text = str(path).strip().removeprefix("/ipfs/").strip("/")
         stage = staging_dir(output_path)
         try:
-            for _ in self._stream(["get", text], arg=path, cwd=stage):
+            written = os.path.join(stage, "content")
+            for _ in self._stream(["get", f"--output={written}", str(path)], arg=path):
                 pass  # progress text only
-            for candidate in (os.path.join(stage, text), os.path.join(stage, text.rsplit("/", 1)[-1])):
-                if os.path.lexists(candidate):
-                    place(candidate, output_path)
-                    return
-            raise RemoteError(f"{self._name(['get'])}: wrote nothing for {path}")
+            if not os.path.lexists(written):
+                raise RemoteError(f"{self._name(['get'])}: wrote nothing for {path}")
+            place(written, output_path)
         finally:
             discard(stage)
 
@@ -183,16 +167,7 @@ class KuboCLIStore(RemoteTier):
 
     def block_put(self, data: Buffer, codec: str = "raw", hash: str = "sha2-256") -> Cid:
         cid = block_cid(data, codec, hash)
-        if not self._legacy_block_put:
-            try:
-                out = self._text(["block", "put", f"--cid-codec={codec}", f"--mhtype={hash}", "--pin=false"],
-                                 [bytes(data)])
-                return self._check(cid, parse_cid(out.strip()))
-            except RemoteError as e:
-                if not _UNKNOWN_FLAG.search(str(e)):
-                    raise
-                self._legacy_block_put = True  # a CLI from before --cid-codec (jsipfs)
-        out = self._text(["block", "put", f"--format={codec}", f"--mhtype={hash}"], [bytes(data)])
+        out = self._text(["block", "put", f"--cid-codec={codec}", f"--mhtype={hash}", "--pin=false"], [bytes(data)])
         return self._check(cid, parse_cid(out.strip()))
 
     def block_stat(self, cid: Cid) -> int:
@@ -269,21 +244,3 @@ def _feed(pipe, chunks: Iterable[bytes], fed: list[int]) -> None:
             pipe.close()
         except BrokenPipeError:
             pass
-
-
-def _ls_line(line: str) -> Entry:
-    """``HASH SIZE NAME`` (Kubo; directories ``- NAME/``) or ``MODE MTIME HASH SIZE NAME`` (jsipfs)."""
-    parts = line.split(None, 2)
-    try:
-        cid = Cid.parse(parts[0])
-    except InvalidCid:
-        parts = line.split(None, 4)[2:]
-        cid = Cid.parse(parts[0])
-        kind = DataType.DIRECTORY if line.startswith("d") else DataType.FILE
-    else:
-        kind = DataType.DIRECTORY if len(parts) > 2 and parts[2].endswith("/") else DataType.FILE
-    size = parts[1] if len(parts) > 1 else "0"
-    name = parts[2] if len(parts) > 2 else ""
-    if kind == DataType.DIRECTORY:
-        name = name.removesuffix("/")
-    return Entry(name, cid, int(size) if size.isdigit() else 0, kind)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 
 from ..dag.cid import Cid
+from ..dag.unixfs import DataType
 from ..errors import CidNotFound, InvalidCid, InvalidOption
+from ..exporter import Entry
 from ..options import ImportOptions
 
 #: Bytes read from a node's answer at a time.
 CHUNK = 1 << 20
-NOT_FOUND = re.compile(r"ENOENT|not found|no link named|could not resolve|does not exist", re.I)
+NOT_FOUND = re.compile(r"ENOENT|not found|could not find|no link named|could not resolve|does not exist", re.I)
 NOT_PINNED = re.compile(r"not pinned|pinned indirectly|is pinned recursively", re.I)
 
 
@@ -63,3 +65,14 @@ def add_args(options: ImportOptions) -> dict[str, str]:
 
 def flag(value: bool) -> str:
     return "true" if value else "false"
+
+
+def ls_entries(answer: dict) -> list[Entry]:
+    """The entries of ``ls``'s JSON answer (RPC, or the CLI's ``--enc=json``); a parsing error is
+    the caller's to turn into RemoteError (``nodes.remote.parsing``)."""
+    out = []
+    for link in ((answer.get("Objects") or [{}])[0].get("Links") or []):
+        kind = DataType(int(link.get("Type", 2)))
+        out.append(Entry(link.get("Name", ""), Cid.parse(link["Hash"]), int(link.get("Size") or 0), kind,
+                         (link.get("Target") or None) if kind == DataType.SYMLINK else None))
+    return out

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Iterator
+from typing import Iterable, Iterator
 
-from .. import car
+from .. import __version__, car
 from ..dag.cid import Cid
+from ..errors import PinError
 from ..exporter import Entry, Exporter
 from ..options import ImportOptions
 from ..repo import Repo, default_path
+from ..stores.base import Blockstore
 from ..stores.tiered import TieredStore
-from .remote import RemoteTier, Source, block_cid
+from .node import Source
+from .remote import ChunkReader, RemoteTier, block_cid
 
 _REPOS: dict[str, Repo] = {}
 _REPOS_LOCK = threading.Lock()
@@ -31,12 +34,20 @@ class LocalNode:
     """The LMDB repository with a node's verbs; a missing block is read through from *remote*."""
 
     name = "local"
+    trusted = True  # CIDs from casengine's importer, content re-hashed as it is read
 
     def __init__(self, repo: Repo, remote: RemoteTier | None = None):
         self.repo = repo
         self.remote = remote
         self.store = TieredStore(repo.store, remote) if remote is not None else repo.store
         self.exporter = Exporter(self.store)
+
+    @property
+    def blocks(self) -> Blockstore:
+        return self.store
+
+    def version(self) -> str:
+        return __version__
 
     def add(self, source: Source, options: ImportOptions = ImportOptions(), *, recursive: bool = True) -> Cid:
         return self.repo.add(source, options, recursive=recursive).cid
@@ -67,8 +78,18 @@ class LocalNode:
         self.repo.store.put(cid, data)
         return cid
 
-    def get(self, cid: Cid) -> bytes:
+    def block_get(self, cid: Cid) -> bytes:
         return self.store.get(cid)
+
+    def block_stat(self, cid: Cid) -> int:
+        return len(self.store.get(cid, verified=False))
 
     def dag_export(self, cid: Cid) -> Iterator[bytes]:
         return car.write([cid], self.exporter.walk(cid))
+
+    def dag_import(self, chunks: Iterable[bytes], *, pin_roots: bool = True) -> list[Cid]:
+        """``ipfs dag import`` of a CAR stream; PinError naming the roots that could not be pinned."""
+        result = car.import_car(self.repo, [ChunkReader(chunks)], pin_roots=pin_roots)
+        if result.failed:
+            raise PinError("; ".join(f'pinning root "{cid}" FAILED: {result.pins[cid]}' for cid in result.failed))
+        return result.roots

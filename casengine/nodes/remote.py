@@ -21,16 +21,19 @@ from ..errors import CasError, CorruptBlock, DecodeError, RemoteError
 from ..exporter import Entry, Exporter
 from ..options import ImportOptions
 from ..stores.base import Blockstore, Buffer
-
-#: What ``add`` takes: bytes (one file, never wrapped) or a file system path.
-Source = bytes | bytearray | memoryview | str | os.PathLike
-
+from .node import Source
 
 class RemoteTier(Blockstore):
-    """Another IPFS node: blocks by multihash (as Kubo keys them) plus the UnixFS verbs."""
+    """Another IPFS node (a :class:`~casengine.nodes.node.Node`): blocks by multihash (as Kubo
+    keys them) plus the UnixFS verbs. Its answers are checked by whoever uses them."""
 
     #: Name shown in logs and selection records.
     name = "remote"
+    trusted = False
+
+    @property
+    def blocks(self) -> Blockstore:
+        return self
 
     # -- what a tier implements -------------------------------------------------------------------
     @abstractmethod
@@ -55,6 +58,12 @@ class RemoteTier(Blockstore):
     def pin_ls(self, kind: str = "all") -> Iterator[tuple[Cid, str]]: ...
 
     # -- verbs served from blocks unless a tier has a native form ----------------------------------
+    def block_get(self, cid: Cid) -> bytes:
+        return self.get(cid)
+
+    def block_stat(self, cid: Cid) -> int:
+        return len(self.get(cid))
+
     def cat(self, path: str | Cid, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         yield from Exporter(self).cat(path, offset, length)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import urlsplit
 
@@ -20,18 +21,30 @@ from .deadline import Deadline
 SEND_PIECE = 64 << 10
 
 
-def parse_api(api: str) -> tuple[str, int]:
-    """(host, port) of ``http://host:port``, ``host:port`` or a ``/ip4|ip6|dns/HOST/tcp/PORT`` multiaddr."""
+@dataclass(frozen=True)
+class ApiAddress:
+    """Where a Kubo RPC API listens: a TCP host and port, or a unix socket (*unix*, its path)."""
+
+    host: str
+    port: int
+    unix: str | None = None
+
+
+def parse_api(api: str) -> ApiAddress:
+    """The address of an API given as Kubo's ``--api`` spells it (``/ip4|ip6|dns/HOST/tcp/PORT``,
+    ``/unix/PATH``) or as a URL (``http://host:port``, ``host:port``)."""
     text = api.strip()
+    if text.startswith("/unix/"):
+        return ApiAddress("127.0.0.1", 80, text[len("/unix"):])  # a multiaddr's /unix/ takes the rest as path
     if text.startswith("/"):
         parts = text.split("/")
         if len(parts) >= 5 and parts[1] in ("ip4", "ip6", "dns", "dns4", "dns6") and parts[3] == "tcp":
-            return parts[2], int(parts[4])
-        raise InvalidOption(f"unsupported API multiaddr {api!r} (want /ip4/HOST/tcp/PORT)")
+            return ApiAddress(parts[2], int(parts[4]))
+        raise InvalidOption(f"unsupported API multiaddr {api!r} (want /ip4/HOST/tcp/PORT or /unix/PATH)")
     url = urlsplit(text if "://" in text else f"http://{text}")
     if url.scheme != "http" or not url.hostname:
         raise InvalidOption(f"unsupported API address {api!r} (want http://HOST:PORT)")
-    return url.hostname, url.port or 5001
+    return ApiAddress(url.hostname, url.port or 5001)
 
 
 class TimedSocket(socket.socket):
@@ -80,15 +93,28 @@ class Connection(http.client.HTTPConnection):
 
     response_class = Response
 
-    def __init__(self, host: str, port: int, deadline: Deadline):
-        super().__init__(host, port, timeout=deadline.timeout)
+    def __init__(self, address: ApiAddress, deadline: Deadline):
+        super().__init__(address.host, address.port, timeout=deadline.timeout)
+        self.address = address
         self.deadline = deadline
 
     def connect(self) -> None:
-        sock = self.deadline.wait(lambda seconds: socket.create_connection((self.host, self.port), seconds))
+        sock = self.deadline.wait(self._unix if self.address.unix else
+                                  lambda seconds: socket.create_connection((self.host, self.port), seconds))
         self.sock = TimedSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
         self.sock.deadline = self.deadline
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if sock.family != socket.AF_UNIX:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _unix(self, seconds: float) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(seconds)
+            sock.connect(self.address.unix)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
 
 class Reader:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
+from pathlib import Path
 from typing import Any, Iterable, Optional, Protocol, runtime_checkable
 
 from .. import car
@@ -17,8 +19,10 @@ from ..nodes.kubo_cli import KuboCLIStore
 from ..nodes.kubo_rpc import KuboRPCStore
 from ..nodes.kubo_words import root_cid
 from ..nodes.local import LocalNode, shared_repo
-from ..nodes.remote import RemoteTier, Source
+from ..nodes.node import Node, Source
 from ..options import DEFAULT_PROFILE, ImportOptions
+from ..repo import hf_home
+from ..stores.base import Blockstore
 
 
 @runtime_checkable
@@ -82,23 +86,23 @@ def verified_car(chunks: Iterable[bytes], root: Cid) -> bytes:
 
 
 class NodeBackend:
-    """The router's API over one node (the local repository or a remote tier)."""
+    """The router's API over one :class:`~casengine.nodes.node.Node` (the local one or a remote)."""
 
     backend_name = "node"
 
-    def __init__(self, node: Any):
+    def __init__(self, node: Node):
         self.node = node
         # file content comes from the node's blocks, each re-hashed (a remote's cat cannot be checked)
-        self.exporter: Exporter = Exporter(node) if isinstance(node, RemoteTier) else node.exporter
+        self.exporter = Exporter(node.blocks)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.node!r})"
 
     def _add(self, source: Source, options: ImportOptions, recursive: bool = True) -> str:
-        if options.nocopy and isinstance(self.node, RemoteTier):  # a remote node keeps a copy, same CIDs
+        if options.nocopy and not self.node.trusted:  # a remote node keeps a copy, same CIDs
             options = options.with_(nocopy=False, raw_leaves=True)
         cid = self.node.add(source, options, recursive=recursive)
-        if isinstance(self.node, RemoteTier):
+        if not self.node.trusted:
             importer = Importer(None, options)  # hashes only: the CID Kubo gives this content
             bare = isinstance(source, (bytes, bytearray, memoryview))
             expected = importer.add_bytes(source).cid if bare else importer.add_path(source, recursive=recursive).cid
@@ -123,7 +127,7 @@ class NodeBackend:
         return text(self.node.block_put(bytes(data), codec))
 
     def block_get(self, cid: str) -> bytes:
-        return self.node.get(cid_arg(cid))
+        return self.node.block_get(cid_arg(cid))
 
     def add_path(self, path: str, *, recursive: bool = True, pin: bool = True, chunker: Optional[str] = None,
                  profile: Optional[str] = None, nocopy: bool = False) -> str:
@@ -159,9 +163,15 @@ class HuggingFaceCacheBackend(NodeBackend):
 
     backend_name = "hf_cache"
 
-    def __init__(self, cache_dir: str | os.PathLike | None = None, *, remote: RemoteTier | None = None):
+    def __init__(self, cache_dir: str | os.PathLike | None = None, *, remote: Blockstore | None = None):
         path = os.path.join(os.fspath(cache_dir), "casengine") if cache_dir is not None else None
         super().__init__(LocalNode(shared_repo(path), remote))
+        self.cache_dir = Path(cache_dir if cache_dir is not None else hf_home())
+
+    @property
+    def _cache_dir(self) -> Path:
+        """The seed's name for :attr:`cache_dir` (code written for the seed reads it)."""
+        return self.cache_dir
 
 
 class KuboRPCBackend(NodeBackend):
@@ -180,6 +190,11 @@ class KuboCLIBackend(NodeBackend):
 
     def __init__(self, cmd: str | list[str] | None = None, **kwargs: Any):
         super().__init__(KuboCLIStore(cmd, **kwargs))
+
+    @property
+    def _cmd(self) -> str:
+        """The seed's name for the command line, as one string (code written for the seed reads it)."""
+        return shlex.join(self.node.argv)
 
 
 class IPFSKitBackend(NodeBackend):

@@ -11,6 +11,7 @@ from ..errors import CasError, CidNotFound, CorruptBlock, RemoteError, StoreErro
 from ..nodes import gateway
 from ..nodes.kubo_cli import KuboCLIStore
 from ..nodes.kubo_rpc import KuboRPCStore
+from ..stores.base import Blockstore
 from .backends import (HuggingFaceCacheBackend, IPFSBackend, IPFSKitBackend, KuboCLIBackend, KuboRPCBackend, NodeBackend,
                        given)
 
@@ -124,35 +125,44 @@ def probe_kubo() -> NodeBackend:
     return kubo_backend()
 
 
-def select_backend() -> FallbackBackend:
-    """Probe every tier (ipfs_kit -> local -> kubo) and chain those that answer."""
-    passed: dict[str, str] = {}
-    kit = None
+def kit_tier(passed: dict[str, str]) -> IPFSKitBackend | None:
+    """The ipfs_kit tier, or None (disabled or unavailable: *passed* says why)."""
     if truthy(os.environ.get("IPFS_KIT_DISABLE")):
         passed["ipfs_kit"] = "IPFS_KIT_DISABLE is set"
     elif not truthy(os.environ.get("ENABLE_IPFS_KIT", "true")):
         passed["ipfs_kit"] = "ENABLE_IPFS_KIT is false"
     else:
         try:
-            kit = IPFSKitBackend()
+            return IPFSKitBackend()
         except TierUnavailable as e:
             passed["ipfs_kit"] = str(e)
+    return None
+
+
+def local_tier(passed: dict[str, str], remote: Blockstore | None = None) -> HuggingFaceCacheBackend | None:
+    """The local repository reading through to *remote*, or None (disabled or not openable)."""
+    if not truthy(os.environ.get("ENABLE_HF_CACHE", "true")):
+        passed["local"] = "ENABLE_HF_CACHE is false"
+        return None
+    try:
+        return HuggingFaceCacheBackend(remote=remote)
+    except StoreError as e:
+        passed["local"] = str(e)
+        return None
+
+
+def select_backend() -> FallbackBackend:
+    """Probe every tier (ipfs_kit -> local -> kubo) and chain those that answer."""
+    passed: dict[str, str] = {}
+    kit = kit_tier(passed)
     kubo = None
     try:
         kubo = probe_kubo()
     except RemoteError as e:
         passed["kubo"] = str(e)
-    local = None
-    if not truthy(os.environ.get("ENABLE_HF_CACHE", "true")):
-        passed["local"] = "ENABLE_HF_CACHE is false"
-    else:
-        try:
-            # read-through: to Kubo when it answers, else to the trustless gateways of $CASENGINE_GATEWAYS
-            urls = gateway.from_env()
-            remote = kubo.node if kubo is not None else gateway.GatewayTier(urls) if urls else None
-            local = HuggingFaceCacheBackend(remote=remote)
-        except StoreError as e:
-            passed["local"] = str(e)
+    urls = gateway.from_env()  # read-through: to Kubo when it answers, else to the gateways of $CASENGINE_GATEWAYS
+    remote = kubo.node.blocks if kubo is not None else gateway.GatewayTier(urls) if urls else None
+    local = local_tier(passed, remote)
     tiers = [(name, b) for name, b in (("ipfs_kit", kit), ("local", local), ("kubo", kubo)) if b is not None]
     if not tiers:
         raise TierUnavailable("no IPFS backend is available: "
