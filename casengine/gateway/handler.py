@@ -14,7 +14,7 @@ from . import carstream, unixfs
 from .headers import CORS, IMMUTABLE, car_etag, disposition, field_safe, ipfs_uri
 from .http import Request, Response, plain, reason
 from .params import CAR, RAW, BadRequest, car_params, response_format
-from .resolve import NotFound, clean, resolve, split
+from .resolve import NotFound, clean, missing, resolve, split
 
 ALLOW = [("Allow", "GET"), ("Allow", "HEAD"), ("Allow", "OPTIONS")]
 _UNSERVED = ("application/x-tar", "application/json", "application/cbor", "application/vnd.ipld.dag-json",
@@ -94,14 +94,20 @@ class Gateway:
         return unixfs.respond(self.exporter, request, resolved, base)
 
     def _raw(self, request: Request, path: str, root, segments, base) -> Response:
-        resolved = resolve(self.exporter, path, root, segments)   # bafkqaaa, the probe, is an empty identity block
-        block = resolved.node.block
-        cid = resolved.cid
+        if segments:
+            resolved = resolve(self.exporter, path, root, segments)
+            cid, roots, block = resolved.cid, resolved.roots, resolved.node.block
+        else:   # one block, not decoded (bafkqaaa, the probe, is an empty identity block)
+            cid, roots = root, [root]
+            try:
+                block = self.exporter.store.get(root)
+            except CidNotFound:
+                raise missing(path, root, []) from None
         etag = f'"{cid}.raw"'
         if _none_match(request, etag):
             return Response(304, [("Etag", etag), ("Cache-Control", IMMUTABLE)] + base)
         name = request.arg("filename") or f"{cid}.bin"
-        headers = base + [("X-Ipfs-Roots", ",".join(map(str, resolved.roots))),
+        headers = base + [("X-Ipfs-Roots", ",".join(map(str, roots))),
                           ("Content-Disposition", disposition(name)), ("Etag", etag), ("Cache-Control", IMMUTABLE),
                           ("Content-Type", RAW), ("X-Content-Type-Options", "nosniff"), ("Accept-Ranges", "bytes")]
         return Response(200, headers, block)

@@ -27,6 +27,12 @@ class NotFound(CasError, LookupError):
         self.loaded = loaded
 
 
+def missing(path: str, cid: Cid, loaded: list[tuple[Cid, bytes]]) -> NotFound:
+    """The 404 of a block this store lacks, in Kubo's (offline) words."""
+    return NotFound(f"failed to resolve {path}: block was not found locally (offline): ipld: could not find {cid}",
+                    loaded)
+
+
 def clean(path: str) -> str:
     """Go's path.Clean as its ServeMux applies it (a trailing slash kept)."""
     out = posixpath.normpath(path) if path else "/"
@@ -83,8 +89,7 @@ def _load(exporter: Exporter, cid: Cid, out: Resolved, path: str) -> Node:
     try:
         node = exporter.node(cid) if cid.codec in (DAG_PB, RAW) else Node(cid, exporter.store.get(cid))
     except CidNotFound:
-        raise NotFound(f"failed to resolve {path}: block was not found locally (offline): "
-                       f"ipld: could not find {cid}", out.loaded) from None
+        raise missing(path, cid, out.loaded) from None
     out.loaded.append((cid, node.block))
     return node
 
