@@ -10,7 +10,7 @@ Kubo 0.43.1 as a CAR. Measured with curl (C, so the client is not the bottleneck
 * the file's CAR (``?format=car``) and the file itself (deserialized), MB/s for one client;
 * the gateway tier: ``casengine get --gateway URL`` of the directory into an empty repository, MB/s,
   from casengine serve and from Kubo's gateway;
-* memory: the servers' resident memory while SLOW clients each ask for the CAR and read 64 KiB/s;
+* memory: the servers' anonymous resident memory while SLOW clients each ask for the CAR and read 64 KiB/s;
 * the server library: the same handler under the stdlib ``ThreadingHTTPServer`` (raw blocks, CAR),
   the measurement behind choosing asyncio.
 
@@ -51,8 +51,10 @@ def free_port() -> int:
 
 
 def rss(pid: int) -> int:
+    """Anonymous resident bytes of *pid*: what it holds itself (LMDB's mapped file pages, which VmRSS
+    also counts, are the page cache's)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith("RssAnon:"):
             return int(line.split()[1]) * 1024
     return 0
 
@@ -237,8 +239,8 @@ def report(args: argparse.Namespace, res: dict[str, dict[str, float]]) -> None:
     print(f"\n{args.size_mib} MiB file, {args.requests} raw requests by {args.clients} clients, {args.slow} slow clients; "
           f"best of {args.runs} (shared machine: {os.cpu_count()} cores)")
     rows = [("raw block requests/s", "raw_rps"), ("file CAR MB/s", "car_mbs"), ("file MB/s (deserialized)", "file_mbs"),
-            ("tier get MB/s", "tier_get_mbs"), ("RSS idle MiB", "rss_base_mib"),
-            (f"RSS peak, {args.slow} slow clients MiB", "rss_slow_peak_mib")]
+            ("tier get MB/s", "tier_get_mbs"), ("anon RSS idle MiB", "rss_base_mib"),
+            (f"anon RSS peak, {args.slow} slow clients MiB", "rss_slow_peak_mib")]
     print(f"{'':38} {'casengine':>10} {'kubo':>10} {'ratio':>7} {'threading':>10}")
     for label, key in rows:
         c, k, t = (res[n].get(key) for n in ("casengine", "kubo", "threading"))

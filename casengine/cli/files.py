@@ -48,7 +48,8 @@ def cat(args: argparse.Namespace) -> int:
         raise InvalidOption("cannot specify negative length")
     out = sys.stdout.buffer
     with open_repo(args) as repo:
-        ex = reader(args, repo)
+        # whole files come from gateways as one CAR each; a range reads through block by block
+        ex = reader(args, repo, whole=args.paths if args.offset == 0 and args.length is None else ())
         offset, remaining = args.offset, args.length
         for path in args.paths:
             if remaining == 0:

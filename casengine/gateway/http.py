@@ -99,8 +99,8 @@ class _Pump:
         self.body = body
         self.error: BaseException | None = None
 
-    def __call__(self) -> bytes | None:
-        """The next batch, None at the end."""
+    def __call__(self) -> list | None:
+        """The next batch of pieces, None at the end."""
         if self.error is not None:
             raise self.error
         pieces, size = [], 0
@@ -114,7 +114,7 @@ class _Pump:
             if not pieces:
                 raise
             self.error = e
-        return b"".join(pieces) if pieces else None
+        return pieces or None
 
     def close(self) -> None:
         if hasattr(self.body, "close"):
@@ -219,7 +219,10 @@ class Server:
                     return
                 if data is None:
                     break
-                writer.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+                if chunked:
+                    writer.write(b"%x\r\n" % sum(map(len, data)))
+                    data.append(b"\r\n")
+                writer.writelines(data)
                 await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
             if chunked:
                 writer.write(b"0\r\n\r\n")
