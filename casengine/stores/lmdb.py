@@ -57,6 +57,8 @@ BYTES_PER_READ = 256 << 20
 #: A put_many of at least this many bytes drops the map's resident pages afterwards (see
 #: :meth:`LmdbStore.release_map`).
 RELEASE_AFTER = 8 << 20
+#: A read of views drops the map's resident pages after this many bytes (RSS stays flat).
+RELEASE_READ = 64 << 20
 _MADV_DONTNEED = 4  # Linux
 
 
@@ -147,6 +149,7 @@ class LmdbStore(Blockstore):
             raise StoreError(f"cannot open block store at {self.path}: {e}") from e
         self.env = self._handle.env
         self._closed = False
+        self._viewed = 0  # bytes read as views since the map's pages were last dropped
         self.blocks = self.db(b"blocks")
         self._meta = self.db(b"meta")
         self.refs = self.db(b"filestore")  # multihash -> FileRef (see casengine.stores.filestore)
@@ -297,6 +300,11 @@ class LmdbStore(Blockstore):
                 block = txn.get(multihash, db=self.blocks)
                 if block is None and (value := txn.get(multihash, db=self.refs)) is not None:
                     return read_reference(multihash, FileRef.decode(value))
+                if block is not None:
+                    self._viewed += len(block)
+                    if self._viewed >= RELEASE_READ:  # views still alive fault their pages back in
+                        self._viewed = 0
+                        self.release_map()
                 return block
             yield read
 
