@@ -8,7 +8,6 @@ system, and ``get`` writes only beneath its output path, never through a symlink
 from __future__ import annotations
 
 import os
-import secrets
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Iterator
@@ -320,7 +319,7 @@ class Exporter:
 
     def _write_atomically(self, node: Node, dir_fd: int, name: str, progress: Progress | None) -> None:
         """Write *node* under a temporary name beside *name*, then rename it into place."""
-        tmp = f".casengine-{secrets.token_hex(8)}.part"   # fixed length: any valid *name* fits beside it
+        tmp = f".casengine-{os.urandom(8).hex()}.part"   # fixed length: any valid *name* fits beside it
         try:
             self._write_entry(node, dir_fd, tmp, progress)
             os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)

@@ -18,18 +18,20 @@ import os
 import threading
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 
 from .dag import multihash
 from .dag.cid import RAW, Cid
 from .dag.file import DagRef
 from .dag.links import depth_first
 from .errors import CasError, CidNotFound, InvalidOption, NoRepository, PinError
-from .exporter import Exporter
 from .importer import AddedCallback, Importer
 from .options import ImportOptions
 from .stores import filestore
 from .stores.lmdb import LmdbStore
+
+if TYPE_CHECKING:
+    from .exporter import Exporter
 
 RECURSIVE, DIRECT, INDIRECT = "recursive", "direct", "indirect"
 PIN_KINDS = ("all", DIRECT, INDIRECT, RECURSIVE)
@@ -82,7 +84,9 @@ class Repo:
         self.close()
 
     @property
-    def exporter(self) -> Exporter:
+    def exporter(self) -> "Exporter":
+        from .exporter import Exporter  # not at import: an add has no use for it (start-up time)
+
         return Exporter(self.store)
 
     def writing(self):

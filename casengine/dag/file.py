@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
 
 from ..chunker.reader import Window
 from . import pb, unixfs, varint
 from .cid import DAG_PB, RAW, Cid, CidBuilder
 from .meta import Stat
 from .unixfs import DataType
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 Buffer = bytes | bytearray | memoryview
 #: Where finished blocks go (a store's batch writer), or None when only hashing.
@@ -124,6 +126,8 @@ def _pool() -> ThreadPoolExecutor:
     """Hash threads shared by all imports: hashlib releases the GIL, so leaves hash in parallel."""
     global _POOL
     if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor  # at first use: it imports logging (start-up)
+
         _POOL = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="casengine-hash")
     return _POOL
 

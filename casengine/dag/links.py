@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from ..errors import DecodeError
-from . import cbor, dagjson, pb
+from . import pb
 from .cid import DAG_CBOR, DAG_JSON, DAG_PB, RAW, Cid
 
 T = TypeVar("T")
@@ -48,6 +48,8 @@ def links(cid: Cid, block: bytes | memoryview) -> list[Cid]:
         return []
     if codec == DAG_PB:
         return [link.cid for link in pb.decode(bytes(block)).links]
+    from . import cbor, dagjson  # here, not at import: UnixFS never needs them (start-up time)
+
     if codec == DAG_CBOR:
         return cbor.links(block)
     if codec == DAG_JSON:

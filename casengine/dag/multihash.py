@@ -25,8 +25,6 @@ import hashlib
 from dataclasses import dataclass
 from typing import Callable
 
-import blake3 as _blake3
-
 from ..errors import InvalidCid, InvalidOption
 from . import varint
 
@@ -115,6 +113,13 @@ def _register(name: str, code: int, new: Callable[[], object], size: int) -> Non
     _FUNCTIONS[name] = HashFunction(name, code, new, size)
 
 
+def _blake3():
+    """Imported at first use: most runs never hash with it (start-up time)."""
+    import blake3
+
+    return blake3.blake3(max_threads=1)
+
+
 _FUNCTIONS["identity"] = Identity("identity", IDENTITY, lambda: None, 0)
 _register("sha1", 0x11, hashlib.sha1, 20)
 _register("sha2-256", 0x12, hashlib.sha256, 32)
@@ -127,7 +132,7 @@ _register("shake-256", 0x19, lambda: _Sized(hashlib.shake_256(), 64), 64)
 _register("keccak-256", 0x1B, _keccak(256), 32)
 _register("keccak-512", 0x1D, _keccak(512), 64)
 _register("dbl-sha2-256", 0x56, _Double, 32)
-_register("blake3", 0x1E, lambda: _blake3.blake3(max_threads=1), 32)
+_register("blake3", 0x1E, _blake3, 32)
 for _bits in range(MIN_DIGEST * 8, 513, 8):
     _register(f"blake2b-{_bits}", _BLAKE2B + _bits // 8, _blake2("b", _bits), _bits // 8)
 _register("blake2s-256", _BLAKE2S + 32, _blake2("s", 256), 32)   # the only blake2s Kubo computes

@@ -12,14 +12,16 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from ..dag.cid import RAW, Cid
 from ..dag.links import links as block_links
 from ..dag.multihash import by_code
 from ..errors import CidNotFound, CorruptBlock
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 Buffer = bytes | bytearray | memoryview
 
@@ -55,6 +57,8 @@ def _pool() -> ThreadPoolExecutor:
     release the GIL), shared by every store in the process."""
     global _POOL
     if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor  # at first use: it imports logging (start-up)
+
         _POOL = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="casengine-store")
     return _POOL
 
