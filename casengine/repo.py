@@ -279,6 +279,17 @@ class Repo:
                 live.update(c.multihash for c in self.dag_blocks(cid))
         return live
 
+    def remove_references(self, multihashes: list[bytes]) -> set[bytes]:
+        """Drop the filestore references among *multihashes* that no pin reaches (``filestore
+        verify --remove-bad-blocks``); return them. A pinned one stays: dropping it would break
+        its pin, where Kubo drops it and warns."""
+        with self._gc_lock(exclusive=True):
+            live = self.live_multihashes()
+            dropped = {mh for mh in multihashes if mh not in live}
+            self.store.delete_references(sorted(dropped))
+            self.store.durable()
+        return dropped
+
     def gc(self, on_removed: Callable[[Cid], None] | None = None) -> int:
         """Delete every block no pin reaches, GC_BATCH per transaction; report each (as the raw
         CIDv1 Kubo prints) to *on_removed*; return how many were removed."""

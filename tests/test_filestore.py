@@ -278,3 +278,22 @@ def test_router_adds_by_reference_locally_and_by_copy_on_kubo(tmp_path, monkeypa
     remote = router.KuboRPCBackend(kubo_rpc.url)
     assert remote.cat(cid) == path.read_bytes()
     assert router.add_path(str(path), nocopy=True, backend=remote, pin=False) == cid
+
+
+def test_remove_bad_blocks_keeps_pinned_references(tmp_path, capsys):
+    from casengine.cli import main
+    repo = str(tmp_path / "repo")
+    pinned, loose = tmp_path / "pinned.bin", tmp_path / "loose.bin"
+    pinned.write_bytes(os.urandom(300_000))
+    loose.write_bytes(os.urandom(300_000))
+    assert main(["--repo", repo, "add", "-Q", "--nocopy", str(pinned)]) == 0
+    assert main(["--repo", repo, "add", "-Q", "--nocopy", "--pin=false", str(loose)]) == 0
+    capsys.readouterr()
+    pinned.unlink()
+    loose.write_bytes(b"gone")
+    assert main(["--repo", repo, "filestore", "verify", "--remove-bad-blocks", "--file-order"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [(line.split()[0], line.split()[-1]) for line in lines] == \
+        [("changed", "remove"), ("changed", "remove"), ("no-file", "keep"), ("no-file", "keep")]
+    assert main(["--repo", repo, "filestore", "ls"]) == 0
+    assert {line.split()[2] for line in capsys.readouterr().out.splitlines()} == {str(pinned)}

@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from ..dag.cid import RAW, Cid
-from ..stores.filestore import OTHER, entries
+from ..stores.filestore import MISSING, OK, OTHER, entries
 from .common import emit, open_repo
 
 
@@ -23,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     verify = verbs.add_parser("verify", help="re-read and hash references: <status> <cid> <size> <path> <offset>")
     verify.add_argument("cids", nargs="*", metavar="CID", help="only these")
     verify.add_argument("--file-order", action="store_true", help="verify in the order of the backing files")
+    verify.add_argument("--remove-bad-blocks", action="store_true",
+                        help="drop the references that are not ok (a pinned one is kept: it would break its pin)")
     verify.set_defaults(func=filestore_verify)
 
     dups = verbs.add_parser("dups", help="list blocks that are both referenced and stored")
@@ -47,10 +49,18 @@ def filestore_ls(args: argparse.Namespace) -> int:
 
 def filestore_verify(args: argparse.Namespace) -> int:
     with open_repo(args) as repo:
-        for entry in entries(repo.store, args.cids or None, verify=True, file_order=args.file_order):
+        found = entries(repo.store, args.cids or None, verify=True, file_order=args.file_order)
+        removed: set[bytes] = set()
+        if args.remove_bad_blocks:  # Kubo's rule: every status but ok and ERROR (and missing: nothing to drop)
+            found = list(found)
+            removed = repo.remove_references([e.cid.multihash for e in found if e.status not in (OK, OTHER, MISSING)])
+        for entry in found:
             if entry.status == OTHER:
                 print(entry.message, file=sys.stderr)
-            emit(args, entry.json(), f"{entry.status:<7} {entry.line()}")
+            line = f"{entry.status:<7} {entry.line()}"
+            if args.remove_bad_blocks:
+                line += " remove" if entry.cid and entry.cid.multihash in removed else " keep"
+            emit(args, entry.json(), line)
     return 0
 
 

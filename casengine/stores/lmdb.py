@@ -20,6 +20,9 @@ plus 30 MiB: 64 MiB batches held 400 MiB, 8 MiB hold ~100 MiB whatever the file 
 map's resident pages are dropped after each large batch (:meth:`LmdbStore.release_map`). Keys are multihashes, random, so LMDB's ``append`` does not apply; a
 batch is written in key order instead.
 
+Filestore references (``add --nocopy``, :mod:`casengine.stores.filestore`) live in the
+``filestore`` database of the same environment, so they commit, pin and collect with the blocks.
+
 The memory map grows by itself: a full map is doubled and the write retried, and a map
 grown by another process is adopted, so no ``MapFullError`` reaches a caller. LMDB lets a
 process open an environment once, so the stores of one process on one path share it.
@@ -276,6 +279,10 @@ class LmdbStore(Blockstore):
                     if not cur.set_key(mh):
                         txn.put(mh, ref.encode(), db=self.refs)
         self.write(put, buffers=True)
+
+    def delete_references(self, multihashes: list[bytes]) -> int:
+        """Drop these references (a stored copy of the block stays); return how many there were."""
+        return self.write(lambda txn: sum(txn.delete(mh, db=self.refs) for mh in sorted(multihashes)))
 
     def duplicates(self) -> Iterator[bytes]:
         """Multihashes held both as a stored block and as a reference (``filestore dups``)."""
