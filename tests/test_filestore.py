@@ -297,3 +297,36 @@ def test_remove_bad_blocks_keeps_pinned_references(tmp_path, capsys):
         [("changed", "remove"), ("changed", "remove"), ("no-file", "keep"), ("no-file", "keep")]
     assert main(["--repo", repo, "filestore", "ls"]) == 0
     assert {line.split()[2] for line in capsys.readouterr().out.splitlines()} == {str(pinned)}
+
+
+def test_sigkilled_nocopy_adds_leave_no_pin_on_missing_references(tmp_path):
+    """An add --nocopy SIGKILLed at random moments: the store opens and verifies, a pin covers only
+    a whole DAG, and gc then leaves exactly the references the pins reach."""
+    import random
+    import signal
+    import sys
+    import time
+    data = tmp_path / "large.bin"
+    data.write_bytes(random.Random(3).randbytes(16 << 20))
+    repo_path = tmp_path / "repo"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    cmd = [sys.executable, "-m", "casengine", "--repo", str(repo_path), "add", "-Q", "--nocopy",
+           "--chunker=size-1024", str(data)]
+    rng = random.Random(5)
+    for _ in range(5):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(0.3, 3.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+        with Repo(repo_path) as repo:
+            assert list(repo.verify()) == []
+            for root, _ in repo.pins("recursive"):
+                assert repo.exporter.read(str(root)) == data.read_bytes()
+            repo.gc()
+            reachable = {c.multihash for root, _ in repo.pins("recursive") for c in repo.dag_blocks(root)}
+            assert {mh for mh, _ in repo.store.references()} <= reachable
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    with Repo(repo_path) as repo:
+        repo.gc()
+        assert repo.stat().references == 16384 and repo.exporter.read(done.stdout.strip()) == data.read_bytes()
