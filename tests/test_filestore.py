@@ -23,7 +23,7 @@ from casengine.repo import Repo
 from casengine.stores import filestore
 
 from peers import kubo43 as kubo43_peer
-from strategies import Content, contents
+from strategies import Content, contents, trees, write_tree
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 SPECS = {"size-262144": 262144, "size-1000": 1000, "size-7": 7, "rabin-64-128-256": 128, "buzhash": 131072,
@@ -330,3 +330,19 @@ def test_sigkilled_nocopy_adds_leave_no_pin_on_missing_references(tmp_path):
     with Repo(repo_path) as repo:
         repo.gc()
         assert repo.stat().references == 16384 and repo.exporter.read(done.stdout.strip()) == data.read_bytes()
+
+
+@settings(max_examples=15, **SETTINGS)
+@given(tree=trees(max_leaves=8), cid_version=st.sampled_from([None, 1]))
+def test_nocopy_trees_match_kubo_043(kubo_fs, tmp_path_factory, tree, cid_version):
+    """Truth: Kubo 0.43.1's `add -r --hidden --nocopy` of the same tree (files, symlinks, empty dirs)."""
+    root = kubo_fs.base / f"t-{os.urandom(8).hex()}"
+    write_tree(str(root), tree)
+    flags = ["-r", "--hidden"] + ([f"--cid-version={cid_version}"] if cid_version else [])
+    kubo_root = kubo_fs.ipfs("add", "-Q", "--nocopy", *flags, str(root)).strip()
+    kubo_fs.ipfs("pin", "rm", kubo_root)
+    kubo_fs.ipfs("repo", "gc")
+    with Repo(tmp_path_factory.mktemp("repo")) as repo:
+        ours = repo.add(root, ImportOptions(nocopy=True, hidden=True, cid_version=cid_version)).cid
+        assert str(ours) == kubo_root
+        assert list(repo.verify()) == []
