@@ -17,7 +17,8 @@ from .dag.cid import DAG_PB, RAW, Cid, refuse_names
 from .dag.links import depth_first, links
 from .dag.unixfs import DataType, UnixFSData
 from .errors import CidNotFound, InvalidCid, InvalidOption, IsADirectory, NotADirectory, UnixFSError, UnsafePath
-from .fsutil import open_dir, remove
+from .dag.meta import stored_mode, stored_mtime_ns
+from .fsutil import DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, open_dir, remove, restore_link_mtime, restore_meta
 from .progress import Progress, counting
 from .stores.base import Blockstore
 
@@ -67,6 +68,8 @@ class Entry:
     size: int          # as Kubo's ls: file bytes for files, the UnixFS filesize field otherwise
     type: DataType | None   # None: a child that is not UnixFS (Kubo's ls shows type 0, size 0)
     target: str | None = None   # a symlink's target
+    mode: int | None = None     # UnixFS 1.5 permission bits, None when not stored
+    mtime_ns: int | None = None
 
 
 def check_name(name: str) -> str:
@@ -208,7 +211,7 @@ class Exporter:
         sized as Kubo's ls sizes it: a raw child by its link (not read, as in Kubo), a dag-pb
         child by its file bytes, read from the child."""
         out = []
-        known: dict[Cid, tuple[int, DataType | None, str | None]] = {}   # each child block read once
+        known: dict[Cid, tuple] = {}   # each child block read once
         for name, link in self.named_links(path):
             if link.cid.codec == RAW:
                 known[link.cid] = (link.tsize or 0, DataType.RAW, None)
@@ -218,7 +221,9 @@ class Exporter:
                 child = self.node(link.cid)
                 size = child.file_size() if child.is_file else (child.fs.filesize or 0)
                 target = os.fsdecode(child.fs.data or b"") if child.type == DataType.SYMLINK else None
-                known[link.cid] = (size, child.type, target)
+                if target is not None:  # boxo FSNode.FileSize of a symlink: its target's length
+                    size = len(child.fs.data or b"")
+                known[link.cid] = (size, child.type, target, stored_mode(child.fs), stored_mtime_ns(child.fs))
             out.append(Entry(name, link.cid, *known[link.cid]))
         return out
 
@@ -343,6 +348,7 @@ class Exporter:
                 os.close(fd)
         elif node.type == DataType.SYMLINK:
             os.symlink(check_target(node.fs.data or b""), name, dir_fd=dir_fd)
+            restore_link_mtime(dir_fd, name, stored_mtime_ns(node.fs))
         else:
             self._write_file(node, dir_fd, name, progress)
 
@@ -352,12 +358,14 @@ class Exporter:
         Each level holds its open directory and the names written in it so far (a second entry of
         the same name, say a directory after a symlink, is refused rather than merged or followed).
         """
-        stack: list[tuple[Iterator[tuple[str, pb.PBLink]], int, set[str]]] = [(self.links(root), root_fd, set())]
+        stack: list[tuple[Iterator[tuple[str, pb.PBLink]], int, set[str], Node]] = [
+            (self.links(root), root_fd, set(), root)]
         try:
             while stack:
-                links, fd, names = stack[-1]
+                links, fd, names, dir_node = stack[-1]
                 item = next(links, None)
-                if item is None:
+                if item is None:  # all written: now its mode and mtime, as Kubo's get defers them
+                    restore_meta(fd, stored_mode(dir_node.fs), stored_mtime_ns(dir_node.fs), DEFAULT_DIR_MODE)
                     stack.pop()
                     if fd != root_fd:
                         os.close(fd)
@@ -375,11 +383,11 @@ class Exporter:
                         os.mkdir(name, 0o755, dir_fd=fd)
                     except FileExistsError:
                         pass
-                    stack.append((self.links(child), open_dir(fd, name), set()))
+                    stack.append((self.links(child), open_dir(fd, name), set(), child))
                 else:
                     self._write_atomically(child, fd, name, progress)
         finally:
-            for _, fd, _ in stack:
+            for _, fd, _, _ in stack:
                 if fd != root_fd:
                     os.close(fd)
 
@@ -389,6 +397,8 @@ class Exporter:
             with closing(self.cat(node, views=True)) as pieces:
                 for piece in counting(pieces, progress, len):
                     f.write(piece)
+            f.flush()
+            restore_meta(fd, stored_mode(node.fs), stored_mtime_ns(node.fs), DEFAULT_FILE_MODE)
 
     # -- blocks -----------------------------------------------------------------------------------
     def walk(self, cid: Cid) -> Iterator[tuple[Cid, bytes]]:

@@ -76,3 +76,22 @@ def discard(path: str) -> None:
         remove(fd, name)
     finally:
         os.close(fd)
+
+
+#: What ``ipfs get`` gives an entry whose UnixFS node stores no mode (boxo files.UnixPermsOrDefault).
+DEFAULT_FILE_MODE, DEFAULT_DIR_MODE = 0o644, 0o755
+
+
+def restore_meta(fd: int, mode: int | None, mtime_ns: int | None, default_mode: int) -> None:
+    """Give a written file or directory (open as *fd*) what Kubo's ``ipfs get`` restores (boxo tar
+    extractor): the stored mode, setuid/setgid/sticky included (as Kubo's chmod does), else
+    *default_mode*, whatever the umask; the stored mtime to the nanosecond, as atime too."""
+    os.fchmod(fd, mode & 0o7777 if mode else default_mode)
+    if mtime_ns is not None:
+        os.utime(fd, ns=(mtime_ns, mtime_ns))
+
+
+def restore_link_mtime(dir_fd: int, name: str, mtime_ns: int | None) -> None:
+    """A symlink keeps only its stored mtime (the link itself; a symlink has no mode of its own)."""
+    if mtime_ns is not None:
+        os.utime(name, ns=(mtime_ns, mtime_ns), dir_fd=dir_fd, follow_symlinks=False)

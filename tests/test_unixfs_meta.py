@@ -237,3 +237,60 @@ def test_two_mib_block_limit_matches_kubo(kubo43, tmp_path, spec):
     if spec in ("size-1048577", "size-2096896"):
         with pytest.raises(CasError, match="maximum chunk size of 1048576"):
             ours(str(path), "kubo-0.22", chunker=spec)
+
+
+def _tree_stat(root: str) -> dict[str, tuple[int, int]]:
+    """{relative path: (mode bits, mtime ns)} of everything under *root*, symlinks themselves."""
+    out = {}
+    for base, dirs, files in os.walk(root):
+        for name in ["", *dirs, *files] if base == root else [*dirs, *files]:
+            path = os.path.join(base, name) if name else base
+            st = os.lstat(path)
+            mode = st.st_mode & 0o7777 if not os.path.islink(path) else None
+            out[os.path.relpath(path, root)] = (mode, st.st_mtime_ns)
+    return out
+
+
+@settings(max_examples=10, **SETTINGS)
+@given(tree=trees(max_leaves=6), meta=metadata_flags(), data=st.data())
+def test_get_restores_and_ls_long_shows_metadata_like_kubo(kubo43, tmp_path, tree, meta, data):
+    """`get` writes what Kubo's `ipfs get` writes (mode incl. setuid/setgid/sticky, else 0644 /
+    0755; the stored mtime to the ns, symlinks' too; where none is stored both write "now") and
+    `ls -l` prints Kubo's columns. Times stay within years 0-9999: Kubo's ls cannot encode others
+    (Go's time.MarshalJSON refuses them)."""
+    from casengine.cli import main
+    from casengine.repo import Repo
+
+    opts, flags = meta
+    if opts.get("mtime_nsecs", 0) > 999_999_999 or (opts.get("mtime_nsecs") and not opts.get("mtime")) \
+            or abs(opts.get("mtime", 0)) > 2**34:
+        return
+    a, b = fresh(tmp_path), fresh(tmp_path)
+    write_tree(a, tree)
+    write_tree(b, tree)
+    day = 86400 * 10**9
+    for rel in ["", *paths_of(tree)]:
+        mode = data.draw(st.sampled_from(DISK_MODES), label=f"mode {rel!r}")
+        # not within a day of ls's six-month and next-day boundaries (now moves between the two ls)
+        ns = data.draw(st.sampled_from([-(2**40) * 10**9 // 2**20, 10**17, 17 * 10**17 + 7, 2 * 10**18]), label="ns")
+        for root in (a, b):
+            stamp(root, rel, mode | 0o700 if not rel else mode, ns)
+    cid = kubo_add(kubo43, b, None, tuple(flags))
+    assert not cid.startswith("refused"), cid
+    repo_dir = fresh(tmp_path, "repo")
+    with Repo(repo_dir) as repo:
+        ours_cid = str(repo.add(a, ImportOptions.from_profile("kubo-0.22", hidden=True, **opts)).cid)
+    assert ours_cid == cid
+    out_kubo, out_ours = fresh(tmp_path, "got"), fresh(tmp_path, "got")
+    kubo43.cli("get", cid, "-o", out_kubo)
+    assert main(["get", cid, "-o", out_ours, "--repo", repo_dir]) == 0
+    mine, theirs = _tree_stat(out_ours), _tree_stat(out_kubo)
+    if not (opts.get("mtime") or opts.get("preserve_mtime")):  # no mtime stored: both "now"
+        mine, theirs = ({k: v[0] for k, v in d.items()} for d in (mine, theirs))
+    assert mine == theirs
+    kubo_ls = kubo43.cli("ls", "-l", "-v", cid).stdout.decode()
+    import contextlib, io
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["ls", "-l", "-v", cid, "--repo", repo_dir]) == 0
+    assert buf.getvalue() == kubo_ls

@@ -81,7 +81,7 @@ _GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", 
                "\v": "\\v", '"': '\\"', "\\": "\\\\"}
 
 
-def _go_quote(s: str) -> str:
+def go_quote(s: str) -> str:
     """Go's strconv.Quote, which Atoi's error text applies to the input."""
     out = []
     for c in s:
@@ -101,10 +101,10 @@ def _go_quote(s: str) -> str:
 def _atoi(s: str) -> int:
     """Go's strconv.Atoi, with its error text."""
     if not re.fullmatch(r"[+-]?[0-9]+", s):
-        raise ChunkerSpecError(f"strconv.Atoi: parsing {_go_quote(s)}: invalid syntax")
+        raise ChunkerSpecError(f"strconv.Atoi: parsing {go_quote(s)}: invalid syntax")
     v = int(s)
     if not -(1 << 63) <= v < 1 << 63:
-        raise ChunkerSpecError(f"strconv.Atoi: parsing {_go_quote(s)}: value out of range")
+        raise ChunkerSpecError(f"strconv.Atoi: parsing {go_quote(s)}: value out of range")
     return v
 
 

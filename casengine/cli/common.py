@@ -8,6 +8,7 @@ import json
 from typing import Iterable
 
 from .. import progress
+from ..chunker import go_quote
 from ..errors import CidNotFound, NoRepository
 from ..exporter import Exporter
 from ..repo import Repo
@@ -92,6 +93,9 @@ def open_repo(args: argparse.Namespace, *, create: bool = False) -> Repo:
 
 
 def esc_name(name: str) -> str:
-    """Kubo's EscNonPrint: names with unprintable characters are printed quoted."""
-    return name if name.isprintable() else json.dumps(name, ensure_ascii=False)
+    """Kubo's EscNonPrint: a name with a backslash or an unprintable character is printed as Go's
+    strconv.Quote writes it, without the outer quotes and with ``"`` left as it is."""
+    if name.isprintable() and "\\" not in name:
+        return name
+    return go_quote(name)[1:-1].replace('\\"', '"')
 

@@ -11,6 +11,7 @@ from ..dag.unixfs import DataType
 from ..errors import InvalidOption
 from ..progress import bar
 from .common import add_bool, add_gateway, add_progress, emit, esc_name, open_repo, reader
+from .longls import format_mode, format_mtime
 
 #: Kubo's ls JSON "Type": the UnixFS type number, HAMT shards shown as directories, raw leaves as files.
 _LS_TYPES = {DataType.DIRECTORY: 1, DataType.HAMT_SHARD: 1, DataType.METADATA: 1, DataType.SYMLINK: 4}
@@ -36,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-v", "--headers", action="store_true", help="print table headers")
     add_bool(p, "--size", "-s", default=True, help="print sizes (default true)")
     add_gateway(p)
+    add_bool(p, "--long", "-l", help="also print each entry's mode and modification time (UnixFS 1.5), '-' if none")
     p.set_defaults(func=ls)
 
 
@@ -107,11 +109,16 @@ def ls(args: argparse.Namespace) -> int:
             rows = []
             if args.headers:
                 rows.append(["Hash", "Size", "Name"] if args.size else ["Hash", "Name"])
+                if args.long:
+                    rows[-1] = ["Mode", *rows[-1][:-1], "ModTime", "Name"]
             for e in entries:
                 is_dir = e.type in (DataType.DIRECTORY, DataType.HAMT_SHARD, DataType.METADATA)
                 name = esc_name(e.name) + ("/" if is_dir else "")
                 size = "-" if is_dir else str(e.size)
-                rows.append([str(e.cid), size, name] if args.size else [str(e.cid), name])
+                row = [str(e.cid), size, name] if args.size else [str(e.cid), name]
+                if args.long:
+                    row = [format_mode(e.mode, e.type), *row[:-1], format_mtime(e.mtime_ns), name]
+                rows.append(row)
             if len(args.paths) > 1:
                 sys.stdout.write(("\n" if n else "") + f"{path}:\n")
             sys.stdout.write(tabulate(rows))

@@ -43,6 +43,20 @@ def unix_time(total_ns: int) -> UnixTime:
     return UnixTime(seconds, nanos or None)
 
 
+def stored_mtime_ns(data: UnixFSData | None) -> int | None:
+    """A node's mtime as ``ipfs get`` reads it (boxo FSNode.ModTime): None when absent or when its
+    nanoseconds are out of range, which boxo treats as no time."""
+    t = data.mtime if data is not None else None
+    if t is None or (t.nanos is not None and not 1 <= t.nanos <= NS - 1):
+        return None
+    return t.seconds * NS + (t.nanos or 0)
+
+
+def stored_mode(data: UnixFSData | None) -> int | None:
+    """A node's permission bits as ``ipfs get`` and ``ls`` read them (the low 12 bits; 0 is none)."""
+    return (data.mode & 0o7777) or None if data is not None and data.mode is not None else None
+
+
 @dataclass(frozen=True)
 class Stat:
     """The metadata one entry gets: *go_mode* non-zero means a mode was given (Kubo tests the Go
