@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from .dag import hamt, pb, unixfs
-from .dag.cid import DAG_PB, RAW, Cid, refuse_names
+from .dag.cid import DAG_PB, RAW, Cid, content_path
 from .dag.links import depth_first, links
 from .dag.unixfs import DataType, UnixFSData
 from .errors import CidNotFound, InvalidCid, InvalidOption, IsADirectory, NotADirectory, UnixFSError, UnsafePath
@@ -119,15 +119,12 @@ class Exporter:
         return Node(cid, block, node, unixfs.decode(node.data))
 
     def resolve(self, path: "str | Cid | Node") -> Node:
-        """The node at ``CID``, ``CID/a/b`` or ``/ipfs/CID/a/b`` (a Node is returned as is)."""
+        """The node at ``CID``, ``CID/a/b``, ``/ipfs/CID/a/b`` or ``ipfs://CID/a/b`` (a Node is returned as is)."""
         if isinstance(path, Node):
             return path
         if isinstance(path, Cid):
             return self.node(path)
-        text = path.strip()
-        refuse_names(text)
-        if text.startswith("/ipfs/"):
-            text = text[6:]
+        text = content_path(path.strip())
         root, *parts = text.lstrip("/").split("/")
         names: list[str] = []
         for part in parts:  # cleaned as Kubo cleans paths (go-path Segments: path.Clean)

@@ -294,3 +294,4 @@ def test_get_restores_and_ls_long_shows_metadata_like_kubo(kubo43, tmp_path, tre
     with contextlib.redirect_stdout(buf):
         assert main(["ls", "-l", "-v", cid, "--repo", repo_dir]) == 0
     assert buf.getvalue() == kubo_ls
+

@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 
 from .. import __version__
 from ..errors import CasError
-from .common import BOOL_LONG_FLAGS
+from .common import BOOL_LONG_FLAGS, parse_bool
 
 #: Each verb and the module (in this package) that registers it. A run imports only its own
 #: verb's module, since importing them all was most of the time of a small ``add``; ``--help``
@@ -45,6 +45,10 @@ def _global_options(parser: argparse.ArgumentParser, default: object = None) -> 
         ("--encoding", "--enc"): dict(dest="json", type=_encoding, default=default, metavar="{json,text}",
                                       help="json is --json (Kubo's spelling)"),
         ("--debug",): dict(action="store_true", default=default, help="show tracebacks on errors"),
+        ("--cid-base",): dict(default=default, metavar="BASE",
+                              help="multibase of the CIDs printed (a CIDv0 is printed as CIDv1 in any but base58btc)"),
+        ("--upgrade-cidv0-in-output",): dict(type=parse_bool, default=default, metavar="BOOL",
+                                             help="print CIDv0 as CIDv1 (deprecated in Kubo; --cid-base implies it)"),
     }
     for flags, kwargs in options.items():
         if flags[0] not in parser._option_string_actions:

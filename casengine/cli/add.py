@@ -13,7 +13,7 @@ from ..dag.file import DagRef
 from ..importer import Importer, NamedStream
 from ..options import DEFAULT_PROFILE, PROFILE_ALIASES, PROFILES, ImportOptions
 from ..progress import bar, reporting, wanted
-from .common import add_bool, add_progress, emit, esc_name, open_repo
+from .common import add_bool, add_progress, cid_text, emit, esc_name, open_repo
 
 #: Byte units as Kubo's config takes them (go-humanize): "256KiB", "1MiB", "262144".
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     last: list[str] = []
 
     def on_added(name: str, ref: DagRef) -> None:
-        cid = str(ref.cid)
+        cid = cid_text(args, ref.cid)
         last[:] = [cid]
         if args.silent or (args.quieter and not args.json):
             return

@@ -18,7 +18,7 @@ from ..car import BIG_BLOCK, BLOCK_LIMIT
 from ..dag.cid import DAG_PB, Cid, codec_code
 from ..dag.links import links
 from ..errors import DecodeError, InvalidCid, InvalidOption
-from .common import add_bool, add_gateway, emit, open_repo, reader
+from .common import add_bool, add_gateway, cid_text, emit, open_repo, reader
 from .pin import resolve_cid
 
 
@@ -115,7 +115,7 @@ def block_put(args: argparse.Namespace) -> int:
             except DecodeError as e:
                 raise DecodeError(f"block is not valid {cid.codec_name}: {e}") from None
             repo.put_block(cid, data, pin=args.pin)
-            emit(args, {"Key": str(cid), "Size": len(data)}, str(cid))
+            emit(args, {"Key": cid_text(args, cid), "Size": len(data)}, cid_text(args, cid))
     return 0
 
 
@@ -132,7 +132,7 @@ def block_stat(args: argparse.Namespace) -> int:
     with open_repo(args) as repo:
         cid = resolve_cid(repo, args.cid)
         size = len(repo.store.get(cid))
-    emit(args, {"Key": str(cid), "Size": size}, f"Key: {cid}\nSize: {size}")
+    emit(args, {"Key": cid_text(args, cid), "Size": size}, f"Key: {cid_text(args, cid)}\nSize: {size}")
     return 0
 
 
@@ -145,11 +145,11 @@ def block_rm(args: argparse.Namespace) -> int:
         if error:
             failed = True
             if args.json:
-                emit(args, {"Hash": str(cid), "Error": error}, None)
+                emit(args, {"Hash": cid_text(args, cid), "Error": error}, None)
             else:
-                print(f"cannot remove {cid}: {error}", file=sys.stderr)
+                print(f"cannot remove {cid_text(args, cid)}: {error}", file=sys.stderr)
         elif not args.quiet:
-            emit(args, {"Hash": str(cid)}, f"removed {cid}")
+            emit(args, {"Hash": cid_text(args, cid)}, f"removed {cid_text(args, cid)}")
     if failed:
         print("Error: some blocks not removed", file=sys.stderr)
         return 1

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from .. import progress
 from ..chunker import go_quote
-from ..errors import CidNotFound, NoRepository
+from ..errors import CidNotFound, InvalidOption, NoRepository
 from ..exporter import Exporter
 from ..repo import Repo
 from ..stores.tiered import TieredStore
+
+if TYPE_CHECKING:
+    from ..dag.cid import Cid
 
 #: Long bool flags; a bare ``--flag`` is rewritten to ``--flag=true`` before parsing.
 BOOL_LONG_FLAGS: set[str] = set()
@@ -81,6 +84,38 @@ def reader(args: argparse.Namespace, repo: Repo, whole: Iterable[str] = ()) -> E
             with repo.writing():
                 tier.fetch_dag(cid, repo.store)
     return ex
+
+
+#: The multibase names and one-character prefixes Kubo's --cid-base takes (go-multibase v0.3; its
+#: base256emoji is refused here: the multiformats library does not encode it).
+CID_BASES = {"0": "base2", "f": "base16", "F": "base16upper", "b": "base32", "B": "base32upper", "c": "base32pad",
+             "C": "base32padupper", "v": "base32hex", "V": "base32hexupper", "t": "base32hexpad",
+             "T": "base32hexpadupper", "k": "base36", "K": "base36upper", "z": "base58btc", "Z": "base58flickr",
+             "m": "base64", "u": "base64url", "M": "base64pad", "U": "base64urlpad"}
+
+
+def cid_text(args: argparse.Namespace, cid: "Cid") -> str:
+    """A CID as Kubo prints it with ``--cid-base`` (cmdenv.GetCidEncoder, Kubo 0.41+): a CIDv0 is
+    upgraded to CIDv1 when a base other than base58btc is asked for (a CIDv0 has no other form);
+    ``--upgrade-cidv0-in-output`` overrides that either way."""
+    base = cid_base(args)
+    upgrade = getattr(args, "upgrade_cidv0_in_output", None)
+    if upgrade is None:
+        upgrade = base not in (None, "base58btc")
+    if cid.version == 0 and not upgrade:
+        return cid.encode()
+    return cid.to_v1().encode(base)
+
+
+def cid_base(args: argparse.Namespace) -> str | None:
+    """``--cid-base`` as a multibase name (None: the CIDs' own default); refused in Kubo's words."""
+    name = getattr(args, "cid_base", None)
+    if not name:  # Kubo: an empty --cid-base is no --cid-base
+        return None
+    base = CID_BASES.get(name) if len(name) == 1 else (name if name in CID_BASES.values() else None)
+    if base is None:
+        raise InvalidOption(f"unsupported multibase encoding: {name}")
+    return base
 
 
 def open_repo(args: argparse.Namespace, *, create: bool = False) -> Repo:

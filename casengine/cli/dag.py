@@ -11,7 +11,7 @@ from ..dag.cid import Cid
 from ..errors import InvalidCid
 from ..progress import bar
 from ..repo import PinError
-from .common import add_bool, add_gateway, add_progress, emit, open_repo, reader
+from .common import add_bool, add_gateway, add_progress, cid_text, emit, open_repo, reader
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,11 +63,11 @@ def import_(args: argparse.Namespace) -> int:
         if args.silent:
             break
         if args.json:
-            emit(args, {"Root": {"Cid": {"/": str(root)}, "PinErrorMsg": error}}, None)
+            emit(args, {"Root": {"Cid": {"/": cid_text(args, root)}, "PinErrorMsg": error}}, None)
         elif error:  # Kubo's text output stops at the first root that failed
-            raise PinError(f'pinning root "{root}" FAILED: {error}')
+            raise PinError(f'pinning root "{cid_text(args, root)}" FAILED: {error}')
         else:
-            emit(args, {}, f"Pinned root\t{root}\tsuccess")
+            emit(args, {}, f"Pinned root\t{cid_text(args, root)}\tsuccess")
     if result.failed:
         raise PinError(f"unable to pin all roots: {len(result.failed)} out of {len(result.pins)} failed")
     if args.stats and not args.silent:

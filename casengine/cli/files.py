@@ -10,7 +10,7 @@ from contextlib import closing
 from ..dag.unixfs import DataType
 from ..errors import InvalidOption
 from ..progress import bar
-from .common import add_bool, add_gateway, add_progress, emit, esc_name, open_repo, reader
+from .common import add_bool, add_gateway, add_progress, cid_text, emit, esc_name, open_repo, reader
 from .longls import format_mode, format_mtime
 
 #: Kubo's ls JSON "Type": the UnixFS type number, HAMT shards shown as directories, raw leaves as files.
@@ -78,7 +78,7 @@ def get(args: argparse.Namespace) -> int:
         node = ex.resolve(args.path)
         # a directory's total is estimated from its links' Tsize (block bytes, a little over)
         total = sum(lk.tsize or 0 for lk in node.pb.links) if node.is_dir else node.file_size()
-        emit(args, {"Path": os.path.abspath(output), "Hash": str(node.cid)}, f"Saving file(s) to {output}")
+        emit(args, {"Path": os.path.abspath(output), "Hash": cid_text(args, node.cid)}, f"Saving file(s) to {output}")
         with bar("get", total, args.progress) as progress:
             ex.get(args.path, output, progress)
     return 0
@@ -103,7 +103,8 @@ def ls(args: argparse.Namespace) -> int:
             entries = ex.ls(path)
             if args.json:
                 emit(args, {"Objects": [{"Hash": path, "Links": [
-                    {"Name": e.name, "Hash": str(e.cid), "Size": e.size, "Type": 0 if e.type is None else _LS_TYPES.get(e.type, 2),
+                    {"Name": e.name, "Hash": cid_text(args, e.cid), "Size": e.size,
+                     "Type": 0 if e.type is None else _LS_TYPES.get(e.type, 2),
                      "Target": e.target or ""} for e in entries]}]}, None)
                 continue
             rows = []
@@ -115,7 +116,7 @@ def ls(args: argparse.Namespace) -> int:
                 is_dir = e.type in (DataType.DIRECTORY, DataType.HAMT_SHARD, DataType.METADATA)
                 name = esc_name(e.name) + ("/" if is_dir else "")
                 size = "-" if is_dir else str(e.size)
-                row = [str(e.cid), size, name] if args.size else [str(e.cid), name]
+                row = [cid_text(args, e.cid), size, name] if args.size else [cid_text(args, e.cid), name]
                 if args.long:
                     row = [format_mode(e.mode, e.type), *row[:-1], format_mtime(e.mtime_ns), name]
                 rows.append(row)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-from ..dag.cid import Cid
+from ..dag.cid import Cid, content_path
 from ..errors import InvalidOption
 from ..exporter import Exporter
 from ..repo import PIN_KINDS, PinError, Repo
-from .common import add_gateway, emit, open_repo, parse_bool, reader
+from .common import add_gateway, cid_text, emit, open_repo, parse_bool, reader
 
 
 class BoolFlagParser(argparse.ArgumentParser):
@@ -59,12 +59,10 @@ def _recursive(parser: BoolFlagParser, help: str) -> None:
 
 def resolve_cid(repo: Repo, path: str, exporter: Exporter | None = None) -> Cid:
     """A CID argument, or the CID a ``CID/a/b`` path resolves to (as Kubo's ResolvePath)."""
-    text = path.strip()
-    if text.startswith("/ipfs/"):
-        text = text[6:]
+    text = content_path(path.strip())
     if "/" not in text.strip("/"):
         return Cid.parse(text.strip("/"))
-    return (exporter or repo.exporter).resolve(path).cid
+    return (exporter or repo.exporter).resolve(text).cid
 
 
 def pin_add(args: argparse.Namespace) -> int:
@@ -74,7 +72,8 @@ def pin_add(args: argparse.Namespace) -> int:
         for cid in cids:
             repo.pin(cid, recursive=args.recursive)
     how = "recursively" if args.recursive else "directly"
-    emit(args, {"Pins": [str(c) for c in cids]}, "\n".join(f"pinned {cid} {how}" for cid in cids))
+    emit(args, {"Pins": [cid_text(args, c) for c in cids]},
+         "\n".join(f"pinned {cid_text(args, cid)} {how}" for cid in cids))
     return 0
 
 
@@ -85,7 +84,8 @@ def pin_rm(args: argparse.Namespace) -> int:
             cid = resolve_cid(repo, path)
             repo.unpin(cid, recursive=args.recursive)
             removed.append(cid)
-    emit(args, {"Pins": [str(c) for c in removed]}, "\n".join(f"unpinned {cid}" for cid in removed))
+    emit(args, {"Pins": [cid_text(args, c) for c in removed]},
+         "\n".join(f"unpinned {cid_text(args, cid)}" for cid in removed))
     return 0
 
 
@@ -108,9 +108,10 @@ def pin_ls(args: argparse.Namespace) -> int:
         keys = {}
         for cid, kind in found:
             if args.json and not args.stream:
-                keys[str(cid)] = {"Type": kind}
+                keys[cid_text(args, cid)] = {"Type": kind}
             else:
-                emit(args, {"Cid": str(cid), "Type": kind}, str(cid) if args.quiet else f"{cid} {kind}")
+                text = cid_text(args, cid)
+                emit(args, {"Cid": text, "Type": kind}, text if args.quiet else f"{text} {kind}")
     if args.json and not args.stream:
         emit(args, {"Keys": keys}, None)
     return 0

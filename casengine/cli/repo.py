@@ -13,7 +13,7 @@ import math
 import sys
 
 from ..stores.lmdb import FORMAT
-from .common import emit, open_repo
+from .common import cid_text, emit, open_repo
 from .files import tabulate
 
 
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def repo_gc(args: argparse.Namespace) -> int:
     prefix = "" if args.quiet else "removed "
     with open_repo(args) as repo:
-        repo.gc(lambda cid: emit(args, {"Key": {"/": str(cid)}}, f"{prefix}{cid}"))
+        repo.gc(lambda cid: emit(args, {"Key": {"/": cid_text(args, cid)}}, f"{prefix}{cid_text(args, cid)}"))
     return 0
 
 

@@ -60,6 +60,19 @@ def refuse_names(path: str) -> None:
         raise InvalidCid(f"{path}: IPNS names are not resolved here; give a CID or /ipfs/CID/path")
 
 
+def content_path(text: str) -> str:
+    """A CID or path argument as Kubo 0.43 takes it (boxo path.NewPathFromURI): ``ipfs://CID/p``,
+    ``ipfs:CID/p`` (the scheme in any case) and ``/ipfs/CID/p`` all mean ``CID/p``; IPNS names
+    (``ipns://``, ``/ipns/``) are refused."""
+    for ns in ("ipfs", "ipns", "ipld"):
+        if len(text) > len(ns) and text[len(ns)] == ":" and text[:len(ns)].lower() == ns:
+            rest = text[len(ns) + 1:]
+            text = f"/{ns}/{rest[2:] if rest.startswith('//') else rest}"
+            break
+    refuse_names(text)
+    return text[6:] if text.startswith("/ipfs/") else text
+
+
 def _multibase_name(text: str, shown: str) -> str:
     from multiformats import multibase
 
@@ -124,10 +137,7 @@ class Cid:
             return cls.from_bytes(value)
         if not isinstance(value, str):
             raise InvalidCid(f"not a CID: {value!r}")
-        text = value.strip()
-        refuse_names(text)
-        if text.startswith("/ipfs/"):
-            text = text[6:]
+        text = content_path(value.strip())
         if len(text) > MAX_TEXT:  # base58 decodes in quadratic time: refuse before, not after
             raise InvalidCid(f"invalid CID {text[:40]!r}...: longer than {MAX_TEXT} characters")
         shown = repr(value[:100])
