@@ -126,7 +126,7 @@ def test_stdin_get_and_ls(repo, tmp_path, capsys):
     code, out, _ = run(capsys, "ls", "-v", root)
     lines = out.splitlines()
     assert lines[0].split() == ["Hash", "Size", "Name"]
-    assert [line.split()[1:] for line in lines[1:]] == [["5", "f.txt"], ["0", "link"], ["-", "sub/"]]  # Kubo: a symlink's filesize (unset)
+    assert [line.split()[1:] for line in lines[1:]] == [["5", "f.txt"], ["5", "link"], ["-", "sub/"]]  # Kubo 0.43.1: a symlink's target length
     out_dir = tmp_path / "out"
     assert run(capsys, "get", root, "-o", str(out_dir))[0] == 0
     assert (out_dir / "f.txt").read_bytes() == b"12345" and os.readlink(out_dir / "link") == "f.txt"
