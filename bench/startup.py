@@ -24,10 +24,14 @@ ROOT = os.path.dirname(HERE)
 #: As a user runs it: bytecode cached (PYTHONDONTWRITEBYTECODE, set in some sandboxes, would
 #: make every run compile casengine's modules from source: ~30 ms of CPU on its own).
 ENV = {k: v for k, v in dict(os.environ, PYTHONPATH=ROOT).items() if k != "PYTHONDONTWRITEBYTECODE"}
-#: Modules a tiny add has no use for: a remote node's client, the router, other verbs.
-UNWANTED = ("http", "ssl", "email", "urllib.request", "tarfile", "multiformats", "numpy", "casengine.nodes",
-            "casengine.routing", "casengine.gateway", "casengine.car", "casengine.dag.hamt", "casengine.cli.dag",
-            "casengine.cli.files", "casengine.hf", "asyncio", "socket")
+#: Modules each import has no use for until it talks to a remote node or runs another verb.
+REMOTE = ("http", "ssl", "email", "urllib.request", "tarfile", "socket", "multiformats", "numpy", "asyncio")
+UNWANTED = {
+    "import casengine": REMOTE + ("casengine.",),
+    "import casengine.router": REMOTE + ("casengine.gateway", "casengine.cli"),
+    "casengine add (tiny)": REMOTE + ("casengine.nodes", "casengine.routing", "casengine.gateway", "casengine.car",
+                                      "casengine.cli.dag", "casengine.cli.files", "casengine.hf"),
+}
 
 
 def seconds(argv: list[str]) -> tuple[float, float]:
@@ -86,7 +90,8 @@ def main() -> None:
                                                     f"'-Q', {tiny!r}]\nfrom casengine.cli import main\n"
                                                     "try:\n    main()\nexcept SystemExit:\n    pass")):
             mods = loaded(code) - plain
-            bad = sorted(m for m in mods if any(m == u or m.startswith(u + ".") for u in UNWANTED))
+            bad = sorted(m for m in mods if any(m == u or m.startswith(u if u.endswith(".") else u + ".")
+                                                for u in UNWANTED[what]))
             print(f"{what}: {len(mods)} modules beyond the interpreter's start-up; unneeded: {bad or 'none'}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING, Iterable
 from .. import progress
 from ..chunker import go_quote
 from ..errors import CidNotFound, InvalidOption, NoRepository
-from ..exporter import Exporter
 from ..repo import Repo
-from ..stores.tiered import TieredStore
 
 if TYPE_CHECKING:
     from ..dag.cid import Cid
+    from ..exporter import Exporter
 
 #: Long bool flags; a bare ``--flag`` is rewritten to ``--flag=true`` before parsing.
 BOOL_LONG_FLAGS: set[str] = set()
@@ -68,7 +67,9 @@ def reader(args: argparse.Namespace, repo: Repo, whole: Iterable[str] = ()) -> E
     """What a read verb reads through: the repository, or with gateways (``--gateway``,
     ``$CASENGINE_GATEWAYS``) the repository read through to them, every fetched block verified and
     kept. The DAGs at the paths in *whole* are fetched first if incomplete (a CAR when possible)."""
+    from ..exporter import Exporter  # here, not at import: an add never reads (start-up time)
     from ..nodes import gateway
+    from ..stores.tiered import TieredStore
 
     urls = getattr(args, "gateway", None) or gateway.from_env()
     if not urls:

@@ -14,9 +14,6 @@ from ..dag.links import links
 from ..errors import CidNotFound, DecodeError, RemoteError
 from ..exporter import Exporter
 from ..importer import Importer
-from ..nodes.ipfs_kit import IPFSKitStore
-from ..nodes.kubo_cli import KuboCLIStore
-from ..nodes.kubo_rpc import KuboRPCStore
 from ..nodes.kubo_words import root_cid
 from ..nodes.local import LocalNode, shared_repo
 from ..nodes.node import Node, Source
@@ -180,6 +177,8 @@ class KuboRPCBackend(NodeBackend):
     backend_name = "kubo_rpc"
 
     def __init__(self, api: str | None = None, **kwargs: Any):
+        from ..nodes.kubo_rpc import KuboRPCStore  # here: its HTTP client is loaded only by who uses it
+
         super().__init__(KuboRPCStore(api, **kwargs))
 
 
@@ -189,6 +188,8 @@ class KuboCLIBackend(NodeBackend):
     backend_name = "kubo"
 
     def __init__(self, cmd: str | list[str] | None = None, **kwargs: Any):
+        from ..nodes.kubo_cli import KuboCLIStore
+
         super().__init__(KuboCLIStore(cmd, **kwargs))
 
     @property
@@ -203,4 +204,6 @@ class IPFSKitBackend(NodeBackend):
     backend_name = "ipfs_kit"
 
     def __init__(self, kit: Any = None, *, metadata: dict | None = None):
+        from ..nodes.ipfs_kit import IPFSKitStore
+
         super().__init__(IPFSKitStore(kit, metadata=metadata))

@@ -8,9 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import CasError, CidNotFound, CorruptBlock, RemoteError, StoreError, TierUnavailable
-from ..nodes import gateway
-from ..nodes.kubo_cli import KuboCLIStore
-from ..nodes.kubo_rpc import KuboRPCStore
 from ..stores.base import Blockstore
 from .backends import (HuggingFaceCacheBackend, IPFSBackend, IPFSKitBackend, KuboCLIBackend, KuboRPCBackend, NodeBackend,
                        given)
@@ -119,6 +116,9 @@ def kubo_backend() -> NodeBackend:
 
 
 def probe_kubo() -> NodeBackend:
+    from ..nodes.kubo_cli import KuboCLIStore  # here: the router's import loads no remote client
+    from ..nodes.kubo_rpc import KuboRPCStore
+
     api = os.environ.get("KUBO_API", "").strip()
     probe = KuboRPCStore(api, timeout=PROBE_TIMEOUT) if api else KuboCLIStore(timeout=PROBE_TIMEOUT * 5)
     probe.version()
@@ -160,6 +160,8 @@ def select_backend() -> FallbackBackend:
         kubo = probe_kubo()
     except RemoteError as e:
         passed["kubo"] = str(e)
+    from ..nodes import gateway  # here: the router's import loads no HTTP client
+
     urls = gateway.from_env()  # read-through: to Kubo when it answers, else to the gateways of $CASENGINE_GATEWAYS
     remote = kubo.node.blocks if kubo is not None else gateway.GatewayTier(urls) if urls else None
     local = local_tier(passed, remote)
