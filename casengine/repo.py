@@ -333,13 +333,17 @@ class Repo:
             self.store.durable()
         return out
 
-    def verify(self) -> Iterator[tuple[Cid, str]]:
+    def verify(self, checked: Callable[[int], None] | None = None) -> Iterator[tuple[Cid, str]]:
         """(cid, problem) for every stored block whose bytes do not match its multihash, then
-        for every filestore reference whose file no longer holds its block."""
-        yield from self.store.corrupt()
+        for every filestore reference whose file no longer holds its block (*checked* is told how
+        many were checked). Writing a block again replaces a corrupt copy, pinned or not: add its
+        source again, import a CAR holding it, or ``block put`` its bytes."""
+        yield from self.store.corrupt(checked)
         for entry in filestore.entries(self.store, verify=True):
             if entry.status != filestore.OK:
                 yield entry.cid, f"{entry.status}: {entry.message}"
+            if checked:
+                checked(1)
 
     def stat(self) -> RepoStat:
         refs = [ref.size for _, ref in self.store.references()]

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from casengine import car as car_module
 from casengine.cli import main
 from casengine.cli.block import block_cid
 from casengine.dag import multihash
@@ -392,13 +393,14 @@ def test_repo_commands(cli_repo, tmp_path, capsys):
         assert int(fields["BlockBytes"]) == repo.store.size() > 300_000
     assert out.splitlines()[0] == "NumObjects:      3"                # tabwriter: padded to the widest key
     assert run(capsys, "repo", "stat", "--size-only")[1].startswith("RepoSize: ")
-    assert run(capsys, "repo", "verify") == (0, "verify complete, all blocks validated.\n", "")
+    assert run(capsys, "repo", "verify") == (0, "1 blocks processed.\r2 blocks processed.\r3 blocks processed.\r"
+                                                "verify complete, all blocks validated.\n", "")  # Kubo's lines
     with Repo(cli_repo) as repo:
         leaf = next(c for c in repo.dag_blocks(Cid.parse(cid)) if c != Cid.parse(cid))
         repo.store.write(lambda txn: txn.put(leaf.multihash, b"rot", db=repo.store.blocks))
     code, out, err = run(capsys, "repo", "verify")
-    assert (code, err) == (1, "Error: verify complete, some blocks were corrupt\n")
-    assert out == f"block {Cid(1, RAW, leaf.multihash)} was corrupt (bytes do not match the CID's hash)\n"
+    assert code == 1 and err.startswith("Error: verify complete, 1 blocks corrupt (to repair a block, ")
+    assert f"block {Cid(1, RAW, leaf.multihash)} was corrupt (bytes do not match the CID's hash)\n" in out
 
 
 def test_json_objects_are_kubos(cli_repo, tmp_path, capsys):
@@ -416,7 +418,8 @@ def test_json_objects_are_kubos(cli_repo, tmp_path, capsys):
     assert [json.loads(line) for line in run(capsys, "--json", "repo", "gc")[1].splitlines()] == [{"Key": {"/": key}}]
     stat = json.loads(run(capsys, "--json", "repo", "stat")[1])
     assert stat["NumObjects"] == 1 and stat["NumPins"] == 1 and stat["Version"] == "casengine-lmdb@1"
-    assert json.loads(run(capsys, "--json", "repo", "verify")[1]) == {"Msg": "verify complete, all blocks validated."}
+    assert [json.loads(line) for line in run(capsys, "--json", "repo", "verify")[1].splitlines()] == [
+        {"Msg": "", "Progress": 1}, {"Msg": "verify complete, all blocks validated.", "Progress": 0}]
     assert json.loads(run(capsys, "--json", "block", "rm", "-f", key)[1]) == {"Hash": key}
 
 
@@ -470,3 +473,40 @@ def test_pins_and_gc_agree_with_a_real_kubo_rpc_server(kubo_rpc, repo):
     repo.gc(lambda c: removed_ours.add(c.multihash))
     assert removed_ours == removed_theirs & ours == garbage
     assert removed_ours.isdisjoint(repo.store.multihashes())
+
+
+def test_writing_a_block_again_replaces_a_corrupt_copy(cli_repo, tmp_path, capsys):
+    """A stored copy that fails its hash is replaced by the next write of the block: re-adding the
+    source, importing a CAR holding it, or `block put` of its bytes (issue 17 item 7). Pinned blocks
+    are repaired in place, no unpin needed; `repo verify` says so."""
+    data = os.urandom(20_000)
+    src = tmp_path / "f.bin"
+    src.write_bytes(data)
+    root = run(capsys, "add", "-Q", "--cid-version=1", "--chunker=size-4096", str(src))[1].strip()
+    car = tmp_path / "f.car"
+    with Repo(cli_repo) as repo:
+        car.write_bytes(b"".join(car_module.export(repo.store, Cid.parse(root))))
+        leaf = next(c for c in repo.dag_blocks(Cid.parse(root)) if c != Cid.parse(root))
+        good_bytes = repo.store.size()
+
+    def tamper() -> None:
+        with Repo(cli_repo) as repo:
+            repo.store.write(lambda txn: txn.put(leaf.multihash, b"rot", db=repo.store.blocks))
+        code, out, err = run(capsys, "repo", "verify")
+        assert code == 1 and f"block {leaf} was corrupt" in out
+        assert "add its source again, `dag import` a CAR holding it or `block put` its bytes" in err
+
+    for repair in (["add", "-Q", "--cid-version=1", "--chunker=size-4096", str(src)], ["dag", "import", str(car)]):
+        tamper()
+        assert run(capsys, *repair)[0] == 0
+        assert run(capsys, "repo", "verify")[0] == 0
+        with Repo(cli_repo) as repo:
+            assert repo.exporter.read(root) == data
+    tamper()
+    with Repo(cli_repo) as repo:
+        index = [c for c in repo.dag_blocks(Cid.parse(root)) if c != Cid.parse(root)].index(leaf)
+    (tmp_path / "leaf").write_bytes(data[index * 4096:(index + 1) * 4096])
+    assert run(capsys, "block", "put", str(tmp_path / "leaf"))[1].strip() == str(leaf)
+    assert run(capsys, "repo", "verify")[0] == 0
+    with Repo(cli_repo) as repo:
+        assert repo.store.size() == good_bytes and repo.pin_type(Cid.parse(root)) == "recursive"

@@ -67,15 +67,33 @@ def repo_stat(args: argparse.Namespace) -> int:
     return 0
 
 
+#: How a corrupt block is repaired (a write of the block replaces a copy that fails its hash).
+REPAIR = ("to repair a block, add its source again, `dag import` a CAR holding it or `block put` its "
+          "bytes; pinned blocks need no unpin")
+
+
 def repo_verify(args: argparse.Namespace) -> int:
-    corrupt = 0
+    """Kubo's lines: ``N blocks processed.\r`` as blocks are hashed, one line per corrupt block,
+    then the summary (with --json, Kubo's ``{"Msg", "Progress"}`` objects)."""
+    corrupt, done = 0, 0
+
+    def checked(n: int) -> None:
+        nonlocal done
+        if args.json:
+            for i in range(done + 1, done + n + 1):
+                emit(args, {"Msg": "", "Progress": i}, None)
+        else:
+            sys.stdout.write("".join(f"{i} blocks processed.\r" for i in range(done + 1, done + n + 1)))
+        done += n
+
     with open_repo(args) as repo:
-        for cid, problem in repo.verify():
+        for cid, problem in repo.verify(checked):
             corrupt += 1
             message = f"block {cid} was corrupt ({problem})"
-            emit(args, {"Msg": message}, message)
+            emit(args, {"Msg": message, "Progress": 0}, message)
+    sys.stdout.flush()
     if corrupt:
-        print("Error: verify complete, some blocks were corrupt", file=sys.stderr)
+        print(f"Error: verify complete, {corrupt} blocks corrupt ({REPAIR})", file=sys.stderr)
         return 1
-    emit(args, {"Msg": "verify complete, all blocks validated."}, "verify complete, all blocks validated.")
+    emit(args, {"Msg": "verify complete, all blocks validated.", "Progress": 0}, "verify complete, all blocks validated.")
     return 0

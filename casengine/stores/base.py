@@ -218,8 +218,9 @@ class Blockstore(ABC):
         for mh in self.multihashes():
             yield Cid(1, RAW, mh)
 
-    def corrupt(self) -> Iterator[tuple[Cid, str]]:
-        """(raw CID, problem) for every stored block whose bytes do not match its multihash."""
+    def corrupt(self, checked: Callable[[int], None] | None = None) -> Iterator[tuple[Cid, str]]:
+        """(raw CID, problem) for every stored block whose bytes do not match its multihash;
+        *checked* is told of the blocks checked."""
         for cid in self.iterate():
             block = self._get(cid.multihash)
             if block is None:  # removed meanwhile
@@ -228,6 +229,8 @@ class Blockstore(ABC):
                 verify(cid, block)
             except CorruptBlock as e:
                 yield cid, e.detail
+            if checked:
+                checked(1)
 
     def __iter__(self) -> Iterator[Cid]:
         return self.iterate()
