@@ -140,6 +140,10 @@ class ImportOptions:
         if self.mtime and self.mtime_nsecs > 999999999:
             raise InvalidOption("mtime nanoseconds must be in range [1, 999999999]")
         stat = Stat.explicit(self.mode, self.mtime, self.mtime_nsecs)
+        # Kubo checks the fanout as it applies the options, before it combines hash and version;
+        # max-directory-links <= 0 is no limit (boxo mfs checkMaxLinksExceeded)
+        sharding = ShardingRule(self.shard_threshold, self.shard_estimate, self.shard_at_threshold,
+                                max(0, self.max_directory_links), self.max_hamt_fanout)
         if self.nocopy and raw_leaves is False:  # references are to raw leaves only
             raise InvalidOption("nocopy option requires '--raw-leaves' to be enabled as well")
         version = self.cid_version
@@ -153,9 +157,9 @@ class ImportOptions:
             raise InvalidOption(f"unknown CID version: {version}")
         raw_leaves = raw_leaves if raw_leaves is not None else (version > 0 or self.nocopy)
         builder = CidBuilder(version, fn, self.inline_limit if self.inline else None)
-        layout: Layout = Trickle(self.max_links) if self.trickle else Balanced(self.max_links)
-        sharding = ShardingRule(self.shard_threshold, self.shard_estimate, self.shard_at_threshold,
-                                self.max_directory_links, self.max_hamt_fanout)
+        # Kubo (core/coreunix/add.go) takes max-file-links <= 0 as boxo's default width, 174
+        max_links = self.max_links if self.max_links > 0 else DEFAULT_MAX_LINKS
+        layout: Layout = Trickle(max_links) if self.trickle else Balanced(max_links)
         chunker = from_spec(self.chunker, self.block_size_limit)
         return ResolvedOptions(self, builder, raw_leaves, chunker, layout, sharding, stat)
 

@@ -23,9 +23,12 @@ class Layout(ABC):
     #: UnixFS type boxo gives dag-pb leaves in this layout.
     leaf_type: DataType
 
+    #: the narrowest node this layout can build
+    min_links = 1
+
     def __init__(self, max_links: int = DEFAULT_MAX_LINKS):
-        if max_links < 2:  # boxo would deepen a 1-link tree forever
-            raise InvalidOption(f"max-file-links must be at least 2, got {max_links}")
+        if max_links < self.min_links:
+            raise InvalidOption(f"max-file-links must be at least {self.min_links}, got {max_links}")
         self.max_links = max_links
 
     @abstractmethod
@@ -41,6 +44,7 @@ class Balanced(Layout):
     """
 
     leaf_type = DataType.FILE
+    min_links = 2   # with 1, boxo deepens the tree forever (Kubo 0.43.1 hangs on --max-file-links=1)
 
     def build(self, leaves: Iterator[DagRef], writer: FileWriter) -> DagRef:
         levels: list[list[DagRef]] = [[]]
