@@ -80,7 +80,7 @@ class ShardingRule:
             raise InvalidOption(f"max-directory-links must be non-negative, got {self.max_links}")
         f = self.fanout
         if f < 8 or f > 1024 or f & (f - 1):  # Kubo's Import.UnixFSHAMTDirectoryMaxFanout rule
-            raise InvalidOption(f"max-hamt-fanout must be a power of 2, a multiple of 8 and at most 1024, got {f}")
+            raise InvalidOption(f"HAMT fanout must be a power of 2, between 8 and 1024 (got {f})")
 
     def base_size(self, data: bytes) -> int:
         """The estimate of an empty directory with UnixFS *data*: its Data field under "block"
@@ -93,8 +93,10 @@ class ShardingRule:
         return estimated_link_size(name, ref) if self.estimate == "links" else 0
 
     def shards(self, size: int, count: int) -> bool:
-        """Whether a directory of *count* entries whose estimate is *size* is written as a HAMT."""
-        if self.threshold == 0:
+        """Whether a directory of *count* entries whose estimate is *size* is written as a HAMT.
+        One with no entries never is: boxo decides as entries are added (Kubo 0.43.1 keeps an
+        empty directory basic even when the `block` estimate of its node passes a tiny threshold)."""
+        if self.threshold == 0 or count == 0:
             return False
         if 0 < self.max_links < count:
             return True
