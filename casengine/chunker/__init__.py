@@ -148,10 +148,20 @@ def _rabin(spec: str, block_limit: int) -> Chunker:
 
 
 def from_spec(spec: str | None, block_limit: int = LEGACY_BLOCK_SIZE_LIMIT) -> Chunker:
-    """Parse a ``--chunker`` value exactly as Kubo 0.22 (boxo ``chunk.FromString``) does, with the
-    size limits of a Kubo whose largest block is *block_limit*."""
+    """Parse a ``--chunker`` value exactly as boxo's ``chunk.FromString`` does in the Kubo whose
+    largest block is *block_limit*: 1 MiB is Kubo 0.22 (names matched by prefix, ``size-N`` read
+    from its second field); 2 MiB is Kubo 0.43.1 (the name before the first ``-`` looked up in
+    boxo's registry of size, rabin and buzhash; ``size-N`` exactly two fields), with its limits."""
     if spec in (None, "", "default"):
         return FixedSize(DEFAULT_BLOCK_SIZE)
+    if block_limit > LEGACY_BLOCK_SIZE_LIMIT:
+        name = spec.partition("-")[0]
+        if name == "size" and len(spec.split("-")) != 2:
+            raise ChunkerSpecError("incorrect chunker string format (expected size-{size})")
+        if name == "buzhash":
+            spec = "buzhash"          # boxo's parseBuzhashString ignores the rest
+        elif name not in ("size", "rabin"):
+            raise ChunkerSpecError(f"unrecognized chunker option: {spec}")
     if spec.startswith("size-"):
         size = _atoi(spec.split("-")[1])
         if size <= 0:
