@@ -28,15 +28,18 @@ from .dag.layout import DEFAULT_MAX_LINKS, Balanced, Layout, Trickle
 from .dag.meta import Stat
 from .errors import InvalidOption
 
-#: The default profile: what casengine has always done, proven against real Kubo 0.22.
-DEFAULT_PROFILE = "kubo-0.22"
+#: The default profile: today's Kubo (0.43.1) with no profile applied, proven against it.
+DEFAULT_PROFILE = "kubo-0.43"
 
 #: Each profile's values, as Kubo's `ipfs config profile apply` writes them into Import.*
-#: (kubo config/profile.go, IPIP-499). kubo-0.22 is ImportOptions' own defaults: Kubo's
+#: (kubo config/profile.go, IPIP-499). kubo-0.43 is ImportOptions' own defaults: Kubo's
 #: implicit defaults, where --cid-version=1 or a non-sha2-256 hash still imply CIDv1 and raw
-#: leaves; the IPIP-499 profiles set CID version and raw leaves explicitly, as Kubo does.
+#: leaves; kubo-0.22 is the same but shards a directory whose estimate equals the threshold
+#: (Kubo up to 0.39) and keeps blocks to 1 MiB; the IPIP-499 profiles set CID version and raw
+#: leaves explicitly, as Kubo does.
 PROFILES: dict[str, dict[str, Any]] = {
-    "kubo-0.22": {},
+    "kubo-0.43": {},
+    "kubo-0.22": dict(shard_at_threshold=True, block_size_limit=LEGACY_BLOCK_SIZE_LIMIT),
     "unixfs-v0-2015": dict(cid_version=0, raw_leaves=False, chunker="size-262144", hash="sha2-256",
                            trickle=False, max_links=174, max_directory_links=0, max_hamt_fanout=256,
                            shard_threshold=262144, shard_estimate="links", shard_at_threshold=False,
@@ -93,8 +96,8 @@ class ImportOptions:
     max_hamt_fanout: int = hamt.DEFAULT_FANOUT
     shard_threshold: int = DEFAULT_SHARD_THRESHOLD
     shard_estimate: str = "links"
-    shard_at_threshold: bool = True
-    block_size_limit: int = LEGACY_BLOCK_SIZE_LIMIT
+    shard_at_threshold: bool = False
+    block_size_limit: int = BLOCK_SIZE_LIMIT
     preserve_mode: bool = False
     preserve_mtime: bool = False
     mode: int = 0

@@ -15,6 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `peers`, whatever the import mode
 
 import peers
+import truths
 from peers import jsipfs, kubo43 as kubo43_peer, libkubo_default
 from peers.fixtures import Kubo, Kubo43, KuboRPC
 from peers.kubo_oracle import kubo as oracle
@@ -47,6 +48,14 @@ def kubo43() -> Iterator[Kubo43]:
     peer = Kubo43()
     yield peer
     peer.stop()
+
+
+@pytest.fixture(params=["kubo-0.22", "kubo-0.43.1"])
+def truth(request: pytest.FixtureRequest) -> truths.Truth:
+    """Each Kubo a parity test compares casengine with, in turn (tests/truths.py)."""
+    if request.param == "kubo-0.22":
+        return truths.Kubo022(request.getfixturevalue("kubo"))
+    return truths.Kubo0431(request.getfixturevalue("kubo43"))
 
 
 @pytest.fixture(scope="session")

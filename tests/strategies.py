@@ -53,23 +53,39 @@ def chunk_size(spec: str) -> int:
     return CDC_SPECS.get(spec) or int(spec.split("-")[1])
 
 
+#: --max-file-links values: Kubo's defaults, tiny widths (deep trees cheaply), and ones it may refuse
+MAX_FILE_LINKS = [-1, 0, 1, 2, 3, 5, 174, 1024]
+#: chunk sizes only Kubo >= 0.40 takes, and just past its limit (2 MiB - 256 bytes)
+MODERN_CHUNK_SIZES = (1048577, 2096896, 2096897)
+
+
 @st.composite
-def add_options(draw, *, chunk_sizes=(1, 2, 3, 4, 7, 16, 64, 1000, 262144), cdc: bool = True) -> dict:
-    """A set of `ipfs add` options (None = flag not given), including combinations Kubo rejects."""
-    specs = [f"size-{n}" for n in chunk_sizes] + (list(CDC_SPECS) if cdc else [])
+def add_options(draw, *, chunk_sizes=(1, 2, 3, 4, 7, 16, 64, 1000, 262144), cdc: bool = True,
+                modern: bool = False) -> dict:
+    """A set of `ipfs add` options (None = flag not given), including combinations Kubo rejects.
+    modern: also the flags and values of today's Kubo (--max-file-links, 2 MiB chunks, no
+    --chunker at all, so that a profile's own chunker applies)."""
+    sizes = chunk_sizes + (MODERN_CHUNK_SIZES if modern else ())
+    specs = [f"size-{n}" for n in sizes] + (list(CDC_SPECS) if cdc else [])
     opts: dict = {"chunker": draw(st.sampled_from(specs))}
+    if modern and draw(st.integers(0, 9)) == 0:
+        del opts["chunker"]
     if draw(st.booleans()):
         opts["cid_version"] = draw(st.sampled_from([0, 1]))
     if draw(st.booleans()):
         opts["raw_leaves"] = draw(st.booleans())
     if draw(st.booleans()):
         opts["trickle"] = True
+    if modern and draw(st.integers(0, 2)) == 0:
+        # 1 only with trickle: a balanced DAG of 1-link nodes never ends (Kubo 0.43.1 hangs)
+        opts["max_links"] = draw(st.sampled_from([n for n in MAX_FILE_LINKS if n != 1 or opts.get("trickle")]))
     if draw(st.integers(0, 3)) == 0:
         opts["hash"] = draw(st.sampled_from(HASHES))
     if draw(st.integers(0, 3)) == 0:
         opts["inline"] = True
         if draw(st.booleans()):
-            opts["inline_limit"] = draw(st.sampled_from([0, 1, 8, 31, 32, 33, 64, 100]))
+            opts["inline_limit"] = draw(st.sampled_from([0, 1, 8, 31, 32, 33, 64, 100]
+                                                        + ([127, 128, 129, 1000] if modern else [])))
     return opts
 
 

@@ -105,9 +105,11 @@ class Kubo43:
 
     ipfs = kubo43.IPFS
     version = kubo43.VERSION
+    #: daemons kept running at once; the least recently used beyond it is stopped (its repo kept)
+    RUNNING = 6
 
     def __init__(self) -> None:
-        self.daemons: dict[tuple[str | None, int | None], kubo43.Daemon] = {}
+        self.daemons: dict[tuple[str | None, int | None], kubo43.Daemon] = {}   # least recent first
 
     def daemon(self, profile: str | None = None, shard_threshold: int | None = None) -> kubo43.Daemon:
         """The running daemon for this repo setup (started now if need be)."""
@@ -118,7 +120,11 @@ class Kubo43:
             config = {} if shard_threshold is None else {
                 "Import.UnixFSHAMTDirectorySizeThreshold": f"{shard_threshold}B"}
             self.daemons[key] = kubo43.Daemon(profile, config)
-        daemon = self.daemons[key]
+        daemon = self.daemons.pop(key)
+        self.daemons[key] = daemon
+        running = [d for d in self.daemons.values() if d.running and d is not daemon]
+        for old in running[:max(0, len(running) + 1 - self.RUNNING)]:
+            old.stop()
         daemon.start()
         return daemon
 
@@ -146,19 +152,20 @@ class Kubo43:
                               env=dict(daemon.env, **(env or {})))
 
     def cid(self, path: StrPath, *, profile: str | None = None, flags: tuple[str, ...] = (),
-            **opts: Any) -> str:
-        """The CID `ipfs add -Q -n [-r --hidden]` prints; KuboError (Kubo's words) if refused."""
+            only_hash: bool = True, **opts: Any) -> str:
+        """The CID `ipfs add -Q -n [-r --hidden]` prints; KuboError (Kubo's words) if refused.
+        only_hash=False: `ipfs add --pin=false`, the blocks stored in the daemon's repo."""
         daemon = self.daemon(profile, opts.pop("shard_threshold", None))
         path = Path(os.path.abspath(path))
         if kubo43_add.needs_cli(flags):
             argv = ["add", "-Q", *(["-r", "--hidden"] if path.is_dir() else []),
-                    *(f"--{k}={v}" for k, v in kubo43_add.params(opts, ())), *flags, str(path)]
+                    *(f"--{k}={v}" for k, v in kubo43_add.params(opts, (), only_hash)), *flags, str(path)]
             out = self.cli(*argv, check=False, daemon=daemon)
             if out.returncode:
                 lines = out.stderr.decode(errors="replace").splitlines() or [f"exit status {out.returncode}"]
                 raise KuboError(lines[0].removeprefix("Error: "))
             return out.stdout.decode().strip()
-        query = kubo43_add.params(opts, flags)
+        query = kubo43_add.params(opts, flags, only_hash)
         deref = "--dereference-symlinks" in flags
         body, ctype = kubo43_add.body(path, deref)
         return kubo43_add.root(call(daemon.api_socket, "add", params=query, body=body, content_type=ctype))

@@ -42,9 +42,9 @@ def needs_cli(flags: Iterable[str]) -> bool:
     return False
 
 
-def params(opts: dict[str, Any], flags: Iterable[str]) -> list[tuple[str, str]]:
-    """Query parameters of the add call: only-hash, then opts, then flags as given."""
-    out = [("only-hash", "true"), ("progress", "false")]
+def params(opts: dict[str, Any], flags: Iterable[str], only_hash: bool = True) -> list[tuple[str, str]]:
+    """Query parameters of the add call: only-hash (else no pin), then opts, then flags as given."""
+    out = [("only-hash", "true") if only_hash else ("pin", "false"), ("progress", "false")]
     for key, value in opts.items():
         if key not in OPTIONS:
             raise TypeError(f"unknown option {key!r}")
