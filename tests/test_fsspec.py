@@ -87,9 +87,17 @@ def test_a_range_read_fetches_only_the_blocks_it_needs(fs, repo, tree, monkeypat
     assert len(list(fs.exporter.walk(root.cid))) == 303
     second = root.pb.links[1].cid
     leaf = fs.exporter.node(second).pb.links[195 - 174].cid
-    fetched = []
-    real_get = repo.store.get
+    fetched = []  # every block read, one at a time or streamed (read-ahead included)
+    real_get, real_get_many = repo.store.get, repo.store.get_many
+
+    def get_many(cids, **kw):
+        def drawn():
+            for c in cids:
+                fetched.append(c)
+                yield c
+        return real_get_many(drawn(), **kw)
     monkeypatch.setattr(repo.store, "get", lambda c, **kw: fetched.append(c) or real_get(c, **kw))
+    monkeypatch.setattr(repo.store, "get_many", get_many)
     data = fs.cat_file(cid, 200_000, 200_100)           # inside leaf 195, under the second child
     assert data == (tree / "sub" / "big.bin").read_bytes()[200_000:200_100]
     assert fetched == [root.cid, second, leaf]
