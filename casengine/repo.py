@@ -26,7 +26,7 @@ from .dag.file import DagRef
 from .dag.links import depth_first
 from .errors import CasError, CidNotFound, InvalidOption, NoRepository, PinError
 from .importer import AddedCallback, Importer
-from .options import ImportOptions
+from .options import ImportOptions, check_pin_name
 from .stores import filestore
 from .stores.lmdb import LmdbStore
 
@@ -142,7 +142,7 @@ class Repo:
                 ref = importer.add_paths(source, recursive=recursive)
             if not options.only_hash:
                 if options.pin:
-                    self._write_pin(ref.cid, RECURSIVE)
+                    self._write_pin(ref.cid, RECURSIVE, options.pin_name or "")
                 self.store.durable()
         return ref
 
@@ -157,14 +157,24 @@ class Repo:
             self.pin(cid)
 
     # -- pins -------------------------------------------------------------------------------------
-    def _write_pin(self, cid: Cid, kind: str) -> None:
-        self.store.write(lambda txn: txn.put(bytes(cid), _PIN_CODES[kind], db=self._pins))
+    # The pins table: CID bytes -> a type byte (r, d), then the pin's name in UTF-8 (Kubo 0.37+'s
+    # pin names). A pin written before names existed is the type byte alone: no name.
+    def _write_pin(self, cid: Cid, kind: str, name: str = "") -> None:
+        value = _PIN_CODES[kind] + name.encode()
+        self.store.write(lambda txn: txn.put(bytes(cid), value, db=self._pins))
+
+    def _pin_values(self) -> dict[Cid, bytes]:
+        def read(txn) -> dict[Cid, bytes]:
+            with txn.cursor(self._pins) as cur:
+                return {Cid.from_bytes(k): bytes(v) for k, v in cur}
+        return self.store.read(read)
 
     def _pin_table(self) -> dict[Cid, str]:
-        def read(txn) -> dict[Cid, str]:
-            with txn.cursor(self._pins) as cur:
-                return {Cid.from_bytes(k): _PIN_NAMES[v] for k, v in cur}
-        return self.store.read(read)
+        return {cid: _PIN_NAMES[v[:1]] for cid, v in self._pin_values().items()}
+
+    def pin_names(self) -> dict[Cid, str]:
+        """The name of each recursive or direct pin ("" when it has none)."""
+        return {cid: v[1:].decode() for cid, v in self._pin_values().items()}
 
     def dag_blocks(self, cid: Cid) -> Iterator[Cid]:
         """Every CID of the DAG under *cid* (each once); CidNotFound if a block is missing.
@@ -181,19 +191,21 @@ class Repo:
             return c, []
         return depth_first(cid, visit)
 
-    def pin(self, cid: Cid, recursive: bool = True) -> None:
-        """Pin *cid* directly, or recursively (everything below it must be present)."""
+    def pin(self, cid: Cid, recursive: bool = True, name: str = "") -> None:
+        """Pin *cid* directly, or recursively (everything below it must be present), under *name*
+        (pinning again replaces the name, as Kubo's pinner does)."""
+        check_pin_name(name)
         with self.writing():
             if recursive:
                 for c in self.dag_blocks(cid):
                     multihash.check(c.multihash)  # as Kubo's blockservice: no insecure or oversized hash
-                self._write_pin(cid, RECURSIVE)  # replaces a direct pin, as Kubo's pinner does
+                self._write_pin(cid, RECURSIVE, name)  # replaces a direct pin, as Kubo's pinner does
             else:
                 if self._pin_table().get(cid) == RECURSIVE:
                     raise PinError(f"pin: {cid} already pinned recursively")
                 if not self.store.has(cid):
                     raise CidNotFound(cid)
-                self._write_pin(cid, DIRECT)
+                self._write_pin(cid, DIRECT, name)
             self.store.durable()
 
     def unpin(self, cid: Cid, recursive: bool = True) -> None:
@@ -202,7 +214,7 @@ class Repo:
             code = txn.get(bytes(cid), db=self._pins)
             if code is None:
                 raise PinError("not pinned or pinned indirectly")
-            if _PIN_NAMES[code] == RECURSIVE and not recursive:
+            if _PIN_NAMES[bytes(code[:1])] == RECURSIVE and not recursive:
                 raise PinError(f"{cid} is pinned recursively")
             txn.delete(bytes(cid), db=self._pins)
         self.store.write(rm)

@@ -53,3 +53,39 @@ def test_uri_arguments_like_kubo(kubo43, tmp_path, form, capsysbinary):
         code = main([*argv, "--repo", repo])
         out, err = capsys.readouterr()
         assert (code, out, err) == (kubo.returncode, kubo.stdout, kubo.stderr), argv
+
+
+def test_pin_names_like_kubo(kubo43, tmp_path, capsys):
+    """`pin add --name`, `add --pin-name`, `pin ls --names` / `-n` and their refusals, as Kubo 0.43.1
+    prints them (pins sorted: Kubo prints its map in any order)."""
+    d = tmp_path / "d"
+    write_tree(str(d), {"a": Content(100, "random", 5), "s": {"b": Content(7, "random", 6)}})
+    repo = str(tmp_path / "repo")
+    kubo = lambda *argv: kubo43.cli(*argv, check=False)  # noqa: E731
+
+    def same(*argv: str, sort: bool = False) -> None:
+        theirs = kubo(*argv)
+        code = main([*argv, "--repo", repo])
+        out, err = capsys.readouterr()
+        got, want = out.splitlines(), theirs.stdout.decode().splitlines()
+        if sort:
+            got, want = sorted(got), sorted(want)
+        assert (code, got, err) == (theirs.returncode, want, theirs.stderr.decode()), argv
+
+    for name in ("model-v1", "é 名前", "x" * 256):
+        same("add", "-r", "-Q", f"--pin-name={name}", str(d))
+    same("add", "-Q", "--pin=false", "--pin-name=x", str(d / "a"))
+    same("add", "-Q", "-n", "--pin-name=x", str(d / "a"))
+    root = kubo("add", "-r", "-Q", "-n", str(d)).stdout.decode().strip()
+    sub = kubo("add", "-Q", "-n", str(d / "a")).stdout.decode().strip()
+    same("pin", "add", "--name=leaf", "-r=false", sub)
+    # restrict the listings to this test's pins: Kubo's repo holds other tests' pins
+    ours_pins = {root, sub}
+    for argv in (["pin", "ls", "--names", "-t", "recursive"], ["pin", "ls", "--names", "-t", "direct"],
+                 ["pin", "ls", "-n", "model", "-t", "recursive"], ["pin", "ls", "-t", "direct"]):
+        theirs = [line for line in kubo(*argv).stdout.decode().splitlines() if line.split()[0] in ours_pins]
+        assert main([*argv, "--repo", repo]) == 0
+        assert sorted(capsys.readouterr().out.splitlines()) == sorted(theirs), argv
+    same("pin", "ls", "--names", root)
+    same("pin", "ls", "--names", "--enc=json", root)
+    same("pin", "add", "--name=" + "y" * 256, root)

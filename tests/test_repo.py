@@ -510,3 +510,23 @@ def test_writing_a_block_again_replaces_a_corrupt_copy(cli_repo, tmp_path, capsy
     assert run(capsys, "repo", "verify")[0] == 0
     with Repo(cli_repo) as repo:
         assert repo.store.size() == good_bytes and repo.pin_type(Cid.parse(root)) == "recursive"
+
+
+def test_pins_written_before_names_still_read(tmp_path):
+    """A repository whose pins table holds the one-byte values of casengine before pin names
+    (b"r", b"d") opens as before: same pins, no names; new pins keep their names."""
+    with Repo(tmp_path / "r") as repo:
+        old = repo.add(b"old pin").cid
+        direct = repo.add(b"direct", ImportOptions(pin=False)).cid
+        pins = repo.store.db(b"pins")
+        repo.store.write(lambda txn: txn.put(bytes(old), b"r", db=pins))
+        repo.store.write(lambda txn: txn.put(bytes(direct), b"d", db=pins))
+    with Repo(tmp_path / "r") as repo:
+        assert dict(repo.pins("recursive")) == {old: "recursive"} and dict(repo.pins("direct")) == {direct: "direct"}
+        assert repo.pin_names() == {old: "", direct: ""}
+        named = repo.add(b"named", ImportOptions(pin_name="weights")).cid
+        repo.pin(old, name="é")
+        assert repo.pin_names() == {old: "é", direct: "", named: "weights"}
+        repo.unpin(direct, recursive=False)
+        repo.unpin(named)
+        assert dict(repo.pins("all")) == {old: "recursive"}

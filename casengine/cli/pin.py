@@ -9,8 +9,9 @@ from typing import Sequence
 from ..dag.cid import Cid, content_path
 from ..errors import InvalidOption
 from ..exporter import Exporter
+from ..options import check_pin_name
 from ..repo import PIN_KINDS, PinError, Repo
-from .common import add_gateway, cid_text, emit, open_repo, parse_bool, reader
+from .common import add_bool, add_gateway, cid_text, emit, open_repo, parse_bool, reader
 
 
 class BoolFlagParser(argparse.ArgumentParser):
@@ -34,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a = verbs.add_parser("add", help="pin objects to local storage")
     a.add_argument("paths", nargs="+", metavar="IPFS-PATH", help="CID or /ipfs/CID/path")
     _recursive(a, "recursively pin the object linked to by the specified object(s)")
+    a.add_argument("-n", "--name", default="", help="a name for the pin(s), shown by `pin ls --names`")
     a.add_argument("--progress", action="store_true", help="accepted for Kubo compatibility; prints nothing")
     add_gateway(a)
     a.set_defaults(func=pin_add)
@@ -48,6 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("-t", "--type", default="all", help='"direct", "indirect", "recursive" or "all" (default)')
     ls.add_argument("-q", "--quiet", action="store_true", help="print only the CIDs")
     ls.add_argument("-s", "--stream", action="store_true", help="with --json, one object per pin (text always streams)")
+    add_bool(ls, "--names", help="also print each pin's name")
+    ls.add_argument("-n", "--name", default="", help="only pins whose name contains this (implies --names)")
     ls.set_defaults(func=pin_ls)
 
 
@@ -68,9 +72,10 @@ def resolve_cid(repo: Repo, path: str, exporter: Exporter | None = None) -> Cid:
 def pin_add(args: argparse.Namespace) -> int:
     with open_repo(args) as repo, repo.writing():   # blocks fetched from gateways stay until pinned
         ex = reader(args, repo, whole=args.paths if args.recursive else ())
+        check_pin_name(args.name)
         cids = [resolve_cid(repo, p, ex) for p in args.paths]
         for cid in cids:
-            repo.pin(cid, recursive=args.recursive)
+            repo.pin(cid, recursive=args.recursive, name=args.name)
     how = "recursively" if args.recursive else "directly"
     emit(args, {"Pins": [cid_text(args, c) for c in cids]},
          "\n".join(f"pinned {cid_text(args, cid)} {how}" for cid in cids))
@@ -92,9 +97,12 @@ def pin_rm(args: argparse.Namespace) -> int:
 def pin_ls(args: argparse.Namespace) -> int:
     """Kubo's lines, or with --json its one ``{"Keys": {cid: {"Type": ...}}}`` object (with
     --stream, one ``{"Cid": ..., "Type": ...}`` per pin)."""
+    check_pin_name(args.name)
     if args.type not in PIN_KINDS:
         raise InvalidOption(f"invalid type '{args.type}', must be one of {{direct, indirect, recursive, all}}")
+    show_names = args.names or bool(args.name)
     with open_repo(args) as repo:
+        names = repo.pin_names() if show_names else {}
         if args.paths:
             found = []
             for path in args.paths:  # all are checked before anything is printed, as in Kubo
@@ -107,11 +115,15 @@ def pin_ls(args: argparse.Namespace) -> int:
             found = repo.pins(args.type)
         keys = {}
         for cid, kind in found:
+            name = names.get(cid, "") if kind in ("recursive", "direct") else ""
+            if args.name and args.name not in name and not args.paths:
+                continue
+            text = cid_text(args, cid)
             if args.json and not args.stream:
-                keys[cid_text(args, cid)] = {"Type": kind}
+                keys[text] = {"Type": kind, "Name": name}
             else:
-                text = cid_text(args, cid)
-                emit(args, {"Cid": text, "Type": kind}, text if args.quiet else f"{text} {kind}")
+                line = text if args.quiet else f"{text} {kind} {name}" if name else f"{text} {kind}"
+                emit(args, {"Cid": text, **({"Name": name} if name else {}), "Type": kind}, line)
     if args.json and not args.stream:
         emit(args, {"Keys": keys}, None)
     return 0
