@@ -42,9 +42,9 @@ def add(repo_path: str, path: str, gate: str | None = None) -> None:
     if gate:
         write_pin = repo._write_pin
 
-        def gated(cid, kind):  # every block is committed; the pin is not written yet
+        def gated(cid, kind, name=""):  # every block is committed; the pin is not written yet
             wait_at(gate, str(cid))
-            write_pin(cid, kind)
+            write_pin(cid, kind, name)
         repo._write_pin = gated
     print(repo.add(path, ImportOptions(chunker="size-4096")).cid)
 

@@ -407,7 +407,7 @@ def test_json_objects_are_kubos(cli_repo, tmp_path, capsys):
     """With --json each verb prints the objects Kubo's --enc=json does (field names from its source)."""
     hello = file_with(tmp_path, b"hello\n", "hello")
     run(capsys, "add", "-q", str(hello))
-    assert json.loads(run(capsys, "--json", "pin", "ls")[1]) == {"Keys": {HELLO: {"Type": "recursive"}}}
+    assert json.loads(run(capsys, "--json", "pin", "ls")[1]) == {"Keys": {HELLO: {"Type": "recursive", "Name": ""}}}
     assert json.loads(run(capsys, "pin", "ls", "--stream", "--json")[1]) == {"Cid": HELLO, "Type": "recursive"}
     assert json.loads(run(capsys, "pin", "rm", HELLO, "--json")[1]) == {"Pins": [HELLO]}
     assert json.loads(run(capsys, "pin", "add", HELLO, "--json")[1]) == {"Pins": [HELLO]}
