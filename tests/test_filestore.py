@@ -262,7 +262,7 @@ def test_reference_encoding():
     assert filestore.FileRef.decode(ref.encode()) == ref
 
 
-def test_router_adds_by_reference_locally_and_by_copy_on_kubo(tmp_path, monkeypatch, kubo_rpc):
+def test_router_adds_by_reference_locally_and_by_copy_on_kubo(tmp_path, monkeypatch, kubo43):
     """The router's add_path(nocopy=True): the local repository references the file; a Kubo node
     is sent the bytes under the same CID (raw leaves); push sends the real bytes too."""
     from casengine import ipfs_backend_router as router
@@ -274,8 +274,8 @@ def test_router_adds_by_reference_locally_and_by_copy_on_kubo(tmp_path, monkeypa
     assert local.cat(cid) == path.read_bytes()
     from casengine.cli import main
     assert main(["--repo", str(tmp_path / "cache" / "casengine"), "push", cid, "--to", "kubo",
-                 "--api", kubo_rpc.url]) == 0
-    remote = router.KuboRPCBackend(kubo_rpc.url)
+                 "--api", kubo43.api]) == 0
+    remote = router.KuboRPCBackend(kubo43.api)
     assert remote.cat(cid) == path.read_bytes()
     assert router.add_path(str(path), nocopy=True, backend=remote, pin=False) == cid
 

@@ -137,12 +137,12 @@ def test_garbage_given_to_dag_import_is_not_a_car(repo, tmp_path, capsys):
         assert code == 1 and err.startswith(f"Error: {path} is not a CAR file ("), (garbage, err)
 
 
-def test_json_of_push_and_cat(repo, tree, kubo_rpc, kubo_cli, capsysbinary):
+def test_json_of_push_and_cat(repo, tree, kubo43, kubo_cli, capsysbinary):
     """--json on every verb (issue 17 item 9): push prints one object; cat prints the bytes, as
     Kubo's cat does with --enc=json."""
     code, out, _ = ours(capsysbinary, "add", "-Q", "-r", str(tree))
     root = out.decode().strip()
-    code, out, err = ours(capsysbinary, "push", root, "--to", "kubo", "--api", kubo_rpc.url, "--json")
+    code, out, err = ours(capsysbinary, "push", root, "--to", "kubo", "--api", kubo43.api, "--json")
     assert (code, err) == (0, b"") and json.loads(out) == {"Hash": root, "Blocks": 4, "To": "kubo-rpc"}
     kubo_cli.cli("add", "-r", str(tree))
     for flag in ("--json", "--enc=json"):
