@@ -12,8 +12,9 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Iterator
 
+from . import ipldpath
 from .dag import hamt, pb, unixfs
-from .dag.cid import DAG_PB, RAW, Cid, content_path
+from .dag.cid import DAG_PB, RAW, Cid
 from .dag.links import depth_first, links
 from .dag.unixfs import DataType, UnixFSData
 from .errors import CidNotFound, InvalidCid, InvalidOption, IsADirectory, NotADirectory, UnixFSError, UnsafePath
@@ -124,23 +125,12 @@ class Exporter:
             return path
         if isinstance(path, Cid):
             return self.node(path)
-        text = content_path(path.strip())
-        root, *parts = text.lstrip("/").split("/")
-        names: list[str] = []
-        for part in parts:  # cleaned as Kubo cleans paths (go-path Segments: path.Clean)
-            if part == "..":
-                if not names:
-                    raise InvalidCid(f"invalid path {path!r}: '..' above its root CID")
-                names.pop()
-            elif part not in ("", "."):
-                names.append(part)
-        try:
-            node = self.node(Cid.parse(root))
-        except CidNotFound:
-            raise CidNotFound(path) from None
-        for name in names:
-            node = self.child(node, name, path)
-        return node
+        found = ipldpath.resolve(self, path)
+        if found.unixfs:
+            return found.node
+        if found.rest:  # the path ends on a value inside a dag-cbor or dag-json block
+            raise UnixFSError(f"unknown node type: {path} is a value inside {found.cid}, not a UnixFS node")
+        return self.node(found.cid)  # not UnixFS: refused in the words every read uses
 
     def child(self, node: Node, name: str, path: object = None) -> Node:
         if not node.is_dir:

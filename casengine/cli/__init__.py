@@ -25,7 +25,7 @@ from .common import BOOL_LONG_FLAGS, parse_bool
 #: and an unknown verb import every one.
 VERBS = {"add": "add", "cat": "files", "get": "files", "ls": "files", "dag": "dag", "stats": "stats",
          "block": "block", "pin": "pin", "repo": "repo", "filestore": "filestore", "hf": "hf",
-         "push": "push", "serve": "serve", "dedup": "dedup"}
+         "push": "push", "serve": "serve", "dedup": "dedup", "refs": "refs"}
 
 
 def _encoding(text: str) -> bool:

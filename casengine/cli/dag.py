@@ -11,13 +11,15 @@ from ..dag.cid import Cid
 from ..errors import InvalidCid
 from ..progress import bar
 from ..repo import PinError
+from . import dag_data
 from .common import add_bool, add_gateway, add_progress, cid_text, emit, open_repo, reader
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    group = sub.add_parser("dag", help="CAR import and export (like `ipfs dag`)",
+    group = sub.add_parser("dag", help="IPLD data and CAR files (like `ipfs dag`)",
                            description="Interact with IPLD DAGs: export them to, and import them from, CAR files.")
     verbs = group.add_subparsers(dest="dag_verb", metavar="VERB", required=True)
+    dag_data.register(verbs)
 
     p = verbs.add_parser("export", help="stream a DAG as a CARv1 on stdout",
                          description="Stream the DAG under ROOT as a CARv1 on stdout, blocks in depth-first, "
