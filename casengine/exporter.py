@@ -17,7 +17,7 @@ from .dag import hamt, pb, unixfs
 from .dag.cid import DAG_PB, RAW, Cid
 from .dag.links import depth_first, links
 from .dag.unixfs import DataType, UnixFSData
-from .errors import CidNotFound, InvalidCid, InvalidOption, IsADirectory, NotADirectory, UnixFSError, UnsafePath
+from .errors import CidNotFound, InvalidOption, IsADirectory, NotADirectory, UnixFSError, UnsafePath
 from .dag.meta import stored_mode, stored_mtime_ns
 from .fsutil import DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, open_dir, remove, restore_link_mtime, restore_meta
 from .progress import Progress, counting

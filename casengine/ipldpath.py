@@ -38,8 +38,8 @@ class Resolved:
 
 
 def split(path: str) -> tuple[Cid, list[str]]:
-    """The root CID and the cleaned segments of ``CID/a/b``, ``/ipfs/CID/a/b`` or ``ipfs://CID/a/b`` (go-path's
-    path.Clean: empty and '.' segments dropped, '..' taken back)."""
+    """The root CID and the cleaned segments of ``CID/a/b``, ``/ipfs/CID/a/b`` or ``ipfs://CID/a/b``
+    (go-path's path.Clean: empty and '.' segments dropped, '..' taken back)."""
     text = content_path(path.strip())
     root, *parts = text.lstrip("/").split("/")
     names: list[str] = []
