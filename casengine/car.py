@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator
 from .dag import cbor, multihash, varint
 from .dag.cid import Cid
 from .dag.links import links
-from .errors import CasError, CidNotFound, DecodeError, InvalidCid, InvalidOption
+from .errors import CarError, CasError, CidNotFound, DecodeError, InvalidCid, InvalidOption
 from .exporter import Exporter
 from .progress import Progress, counting
 from .stores.base import BatchWriter, Blockstore, verify
@@ -35,10 +35,6 @@ BIG_BLOCK = ("produced block is over 2MiB: big blocks can't be exchanged with ot
              "UnixFS for automatic chunking of bigger files, or pass --allow-big-block to override")
 
 Source = str | os.PathLike | BinaryIO
-
-
-class CarError(DecodeError):
-    """A CAR file that cannot be read: bad header, truncated section, oversized block."""
 
 
 def header(roots: Iterable[Cid]) -> bytes:

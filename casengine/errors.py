@@ -95,3 +95,20 @@ class FileChanged(CorruptBlock):
     def __init__(self, cid: object, path: str, offset: int, status: str, detail: str):
         self.path, self.offset, self.status = path, offset, status
         super().__init__(cid, detail)
+
+
+class ChunkerSpecError(InvalidOption):
+    """A ``--chunker`` value Kubo rejects; the message is Kubo's."""
+
+
+class BlockSizeLimitExceeded(InvalidOption):
+    """A chunk over the block size limit, which Kubo refuses to store as a leaf (boxo
+    ``helpers.ErrSizeLimitExceeded``); only ``rabin-AVG`` with AVG < 48 produces one."""
+
+
+class CarError(DecodeError):
+    """A CAR file that cannot be read: bad header, truncated section, oversized block."""
+
+
+class HFCacheError(CasError, LookupError):
+    """A repo or revision that is not in the Hugging Face cache, or a cache that is not one."""

@@ -29,7 +29,7 @@ from typing import Iterator
 from .dag.cid import DAG_CBOR, Cid
 from .dag.file import DagRef
 from .dag.unixfs import DataType
-from .errors import CasError, CidNotFound, InvalidOption, UnsafePath
+from .errors import CidNotFound, HFCacheError, InvalidOption, UnsafePath
 from .exporter import Exporter, Node, check_name
 from .fsutil import discard, place, staging_dir
 from .importer import Importer
@@ -40,10 +40,6 @@ from .stores.filestore import first_reference
 _INDEX = b"hf-snapshots"  # LMDB db: directory CID bytes -> manifest (dag-cbor; before: a manifest block's CID)
 _SHA256 = 64
 _SHA1 = 40
-
-
-class HFCacheError(CasError, LookupError):
-    """A repo or revision that is not in the Hugging Face cache, or a cache that is not one."""
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from peers.kubo_oracle.kubo import MAX_CHUNKER_SPEC
 
-from casengine.chunker import BlockSizeLimitExceeded, ChunkerSpecError, from_spec
+from casengine.chunker import from_spec
 from casengine.chunker import buzhash as bz
 from casengine.chunker import rabin as rb
+from casengine.errors import BlockSizeLimitExceeded, ChunkerSpecError
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

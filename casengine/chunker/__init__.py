@@ -10,7 +10,7 @@ cut with a new buffer.
 >>> from_spec("size-0")
 Traceback (most recent call last):
 ...
-casengine.chunker.ChunkerSpecError: chunker size must be greater than 0
+casengine.errors.ChunkerSpecError: chunker size must be greater than 0
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import re
 from abc import ABC, abstractmethod
 from typing import Iterator
 
-from ..errors import InvalidOption
+from ..errors import ChunkerSpecError
 
 # Hash-affecting constants (boxo chunker v0.11): changing any of them changes CIDs.
 DEFAULT_BLOCK_SIZE = 262144
@@ -32,15 +32,6 @@ def chunk_size_limit(block_size_limit: int) -> int:
     """The largest ``size-N`` or rabin max Kubo takes: the block limit up to Kubo 0.39; since 0.40
     256 bytes under it, left for protobuf framing (boxo ChunkOverheadBudget)."""
     return block_size_limit if block_size_limit <= LEGACY_BLOCK_SIZE_LIMIT else block_size_limit - 256
-
-
-class ChunkerSpecError(InvalidOption):
-    """A ``--chunker`` value Kubo rejects; the message is Kubo's."""
-
-
-class BlockSizeLimitExceeded(InvalidOption):
-    """A chunk over the block size limit, which Kubo refuses to store as a leaf (boxo
-    ``helpers.ErrSizeLimitExceeded``); only ``rabin-AVG`` with AVG < 48 produces one."""
 
 
 class Chunker(ABC):

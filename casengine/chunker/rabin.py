@@ -27,7 +27,8 @@ from __future__ import annotations
 import sys
 from typing import Callable, Iterator
 
-from . import LEGACY_BLOCK_SIZE_LIMIT, BlockSizeLimitExceeded, Chunker
+from ..errors import BlockSizeLimitExceeded
+from . import LEGACY_BLOCK_SIZE_LIMIT, Chunker
 
 try:
     from . import _cdc
