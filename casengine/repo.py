@@ -60,6 +60,7 @@ class RepoStat:
     path: str
     references: int = 0         # filestore references (add --nocopy), not counted in blocks
     referenced_bytes: int = 0   # bytes they point at in their files (not on the repo's disk)
+    free_bytes: int = 0         # of disk_bytes, free pages inside the data file (compaction gives them back)
 
 
 class Repo:
@@ -360,4 +361,4 @@ class Repo:
     def stat(self) -> RepoStat:
         refs = [ref.size for _, ref in self.store.references()]
         return RepoStat(len(self.store), self.store.size(), len(self._pin_table()),
-                        self.store.disk_usage(), self.path, len(refs), sum(refs))
+                        self.store.disk_usage(), self.path, len(refs), sum(refs), self.store.free_bytes())

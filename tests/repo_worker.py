@@ -6,6 +6,9 @@
     python tests/repo_worker.py gc REPO              collect garbage; print how many blocks went
     python tests/repo_worker.py mix REPO SEED N DIR...  N rounds of adds (pinned or not) and unpins
                                                      of the files in the DIRs; print what it added
+    python tests/repo_worker.py open REPO GATE       hold the repository open (no lock) until GATE/go exists
+    python tests/repo_worker.py compact REPO GATE POINT  compact, stopping at POINT (copied: the
+                                                     copy is on disk; renamed: it replaced data.mdb)
     python tests/repo_worker.py get GATE ARGV...     run the `casengine` command ARGV (a `get`),
                                                      stopping once the first file bytes are written
 
@@ -80,6 +83,33 @@ def mix(repo_path: str, seed: int, rounds: int, *dirs: str) -> None:
     print(json.dumps(added))
 
 
+def open_(repo_path: str, gate: str) -> None:
+    with Repo(repo_path) as repo:
+        assert len(repo.store) >= 0  # a read, as a reader in another process does
+        wait_at(gate)
+
+
+def compact(repo_path: str, gate: str, point: str) -> None:
+    from casengine.stores import compact as module
+
+    if point == "copied":
+        fsync = module._fsync
+
+        def gated(path: str) -> None:
+            fsync(path)
+            if path.endswith("data.mdb"):
+                wait_at(gate)
+        module._fsync = gated
+    else:
+        replace = os.replace
+
+        def gated_replace(src: str, dst: str) -> None:
+            replace(src, dst)
+            wait_at(gate)
+        module.os.replace = gated_replace
+    print(module.compact(repo_path, force=True))
+
+
 def get(gate: str, *argv: str) -> None:
     from casengine.cli import main
     from casengine.exporter import Exporter
@@ -102,4 +132,4 @@ if __name__ == "__main__":
     elif cmd == "mix":
         mix(args[0], int(args[1]), int(args[2]), *args[3:])
     else:
-        {"add": add, "hold": hold, "gc": gc}[cmd](*args)
+        {"add": add, "hold": hold, "gc": gc, "compact": compact, "open": open_}[cmd](*args)

@@ -2,8 +2,10 @@
 
 ``stat`` prints Kubo's fields where casengine has them (NumObjects, RepoSize on disk, RepoPath,
 Version) plus what a pin-aware store adds (NumPins, BlockBytes) and the filestore references of
-``add --nocopy``, counted apart (References, ReferencedBytes: in their files, not in RepoSize);
-it has no StorageMax.
+``add --nocopy``, counted apart (References, ReferencedBytes: in their files, not in RepoSize),
+and FreeBytes, the part of RepoSize that is free pages inside the data file; it has no
+StorageMax. ``gc`` compacts the data file afterwards (:mod:`casengine.stores.compact`) when
+enough is free and no other process has the repository open.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import math
 import sys
 
+from ..stores.compact import compact
 from ..stores.lmdb import FORMAT
 from .common import cid_text, emit, open_repo
 from .files import tabulate
@@ -23,11 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     gc = verbs.add_parser("gc", help="remove every block no pin reaches")
     gc.add_argument("-q", "--quiet", action="store_true", help="print only the removed CIDs")
+    gc.add_argument("--silent", action="store_true", help="print nothing")
     gc.add_argument("--stream-errors", action="store_true", help="accepted for Kubo compatibility")
     gc.set_defaults(func=repo_gc)
 
     stat = verbs.add_parser("stat", help="blocks, bytes and pins")
-    stat.add_argument("--size-only", action="store_true", help="only RepoSize")
+    stat.add_argument("-s", "--size-only", action="store_true", help="only RepoSize and FreeBytes")
     stat.add_argument("-H", "--human", action="store_true", help="sizes like 1.2 MB")
     stat.set_defaults(func=repo_stat)
 
@@ -37,8 +41,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def repo_gc(args: argparse.Namespace) -> int:
     prefix = "" if args.quiet else "removed "
+    def removed(cid) -> None:
+        if not args.silent:
+            emit(args, {"Key": {"/": cid_text(args, cid)}}, f"{prefix}{cid_text(args, cid)}")
+
     with open_repo(args) as repo:
-        repo.gc(lambda cid: emit(args, {"Key": {"/": cid_text(args, cid)}}, f"{prefix}{cid_text(args, cid)}"))
+        repo.gc(removed)
+        path = repo.path
+    compact(path)  # gives the free pages back, unless another process has the repository open
     return 0
 
 
@@ -55,13 +65,13 @@ def human_bytes(n: int) -> str:
 def repo_stat(args: argparse.Namespace) -> int:
     with open_repo(args) as repo:
         st = repo.stat()
-    fields: dict[str, int | str] = {"RepoSize": st.disk_bytes}
+    fields: dict[str, int | str] = {"RepoSize": st.disk_bytes, "FreeBytes": st.free_bytes}
     if not args.size_only:
         fields = {"NumObjects": st.blocks, "NumPins": st.pins, **fields, "BlockBytes": st.bytes,
                   "References": st.references, "ReferencedBytes": st.referenced_bytes,
                   "RepoPath": st.path, "Version": f"casengine-lmdb@{FORMAT}"}
     size = human_bytes if args.human else str
-    sizes = ("RepoSize", "BlockBytes", "ReferencedBytes")
+    sizes = ("RepoSize", "FreeBytes", "BlockBytes", "ReferencedBytes")
     text = tabulate([[f"{k}:", size(v) if k in sizes else str(v)] for k, v in fields.items()])
     emit(args, fields, text.rstrip("\n"))
     return 0

@@ -44,6 +44,7 @@ from ..dag.links import links as block_links
 from ..dag.pb import data_only
 from ..errors import CidNotFound, CorruptBlock, StoreError
 from .base import Blockstore, Buffer, verify
+from .compact import free_bytes, hold_open
 from .filestore import FileRef, read_reference
 
 T = TypeVar("T")
@@ -75,6 +76,7 @@ class _Env:
     def __init__(self, env: lmdb.Environment):
         self.env = env
         self.users = 0
+        self.held = -1  # the fd holding env.lock shared while the environment is open
         self._cond = threading.Condition()
         self._active = 0
         self._resizing = False
@@ -124,10 +126,16 @@ def _open_env(path: str, map_size: int) -> _Env:
     with _OPEN_LOCK:
         handle = _OPEN.get(key)
         if handle is None:
-            env = lmdb.open(path, map_size=map_size, max_dbs=MAX_DBS, writemap=False, metasync=False,
-                            sync=True, max_readers=1024, readahead=True)
+            held = hold_open(path)  # no compaction while this process has it open
+            try:
+                env = lmdb.open(path, map_size=map_size, max_dbs=MAX_DBS, writemap=False, metasync=False,
+                                sync=True, max_readers=1024, readahead=True)
+            except BaseException:
+                os.close(held)
+                raise
             env.reader_check()  # free the slots of readers that died (SIGKILL) without closing
             handle = _OPEN[key] = _Env(env)
+            handle.held = held
         handle.users += 1
         return handle
 
@@ -138,6 +146,7 @@ def _close_env(handle: _Env) -> None:
         if handle.users == 0:
             del _OPEN[next(k for k, h in _OPEN.items() if h is handle)]
             handle.env.close()
+            os.close(handle.held)
 
 
 class LmdbStore(Blockstore):
@@ -462,6 +471,14 @@ class LmdbStore(Blockstore):
 
     def size(self) -> int:
         return self.read(lambda txn: int.from_bytes(txn.get(b"bytes", b"", db=self._meta), "big"))
+
+    def free_bytes(self) -> int:
+        """Bytes of the data file in free pages: reused by later writes, given back by compaction."""
+        self._handle.enter()
+        try:
+            return free_bytes(self.env)
+        finally:
+            self._handle.leave()
 
     def disk_usage(self) -> int:
         """Bytes the environment's files occupy on disk."""
