@@ -147,3 +147,15 @@ def test_json_of_push_and_cat(repo, tree, kubo43, kubo_cli, capsysbinary):
     kubo_cli.cli("add", "-r", str(tree))
     for flag in ("--json", "--enc=json"):
         assert ours(capsysbinary, "cat", f"{root}/a.txt", flag) == kubos(kubo_cli, "cat", f"{root}/a.txt", "--enc=json")
+
+
+def test_ls_flags_as_kubo_spells_them(repo, tree, kubo_cli, capsysbinary):
+    """`-s` is --stream in Kubo (sizes are --size), --resolve-type is accepted (issue 17 item 10);
+    the fields of each line are Kubo's (stream mode pads its columns its own way)."""
+    root = ours(capsysbinary, "add", "-Q", "-r", str(tree))[1].decode().strip()
+    kubo_cli.cli("add", "-r", str(tree))
+    for flags in (["-s"], ["--stream"], ["--size=false"], ["--resolve-type=false"], ["-v", "-s"]):
+        code, out, err = ours(capsysbinary, "ls", *flags, root)
+        theirs = kubos(kubo_cli, "ls", *flags, root)
+        assert (code, err) == theirs[::2] and [l.split() for l in out.splitlines()] == \
+            [l.split() for l in theirs[1].splitlines()], flags
