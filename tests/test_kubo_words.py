@@ -159,3 +159,20 @@ def test_ls_flags_as_kubo_spells_them(repo, tree, kubo_cli, capsysbinary):
         theirs = kubos(kubo_cli, "ls", *flags, root)
         assert (code, err) == theirs[::2] and [l.split() for l in out.splitlines()] == \
             [l.split() for l in theirs[1].splitlines()], flags
+
+
+def test_the_router_says_trying_the_next_tier_only_when_there_is_one(tmp_path, caplog):
+    """Issue 17 item 11: the last tier's failure was also followed by "trying the next tier"."""
+    from casengine.errors import CidNotFound
+    from casengine.nodes.local import LocalNode
+    from casengine.routing.backends import NodeBackend
+    from casengine.routing.fallback import FallbackBackend, Selection
+
+    with Repo(tmp_path / "a") as a, Repo(tmp_path / "b") as b:
+        router = FallbackBackend([("first", NodeBackend(LocalNode(a))), ("second", NodeBackend(LocalNode(b)))],
+                                 Selection(("first", "second")))
+        with caplog.at_level("WARNING"), pytest.raises(CidNotFound):
+            router.cat("QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o")
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2 and warnings[0].endswith("; trying the next tier")
+    assert warnings[1].startswith("cat on tier second failed") and "next tier" not in warnings[1]

@@ -56,11 +56,12 @@ class FallbackBackend:
     def _call(self, op: str, what: object, *args: Any, **kwargs: Any) -> Any:
         passed: list[tuple[str, str]] = []
         errors: list[CasError] = []
-        for name, backend in self.tiers:
+        for n, (name, backend) in enumerate(self.tiers, 1):
             try:
                 result = getattr(backend, op)(*args, **kwargs)
             except (RemoteError, CidNotFound, CorruptBlock) as e:
-                logger.warning("%s on tier %s failed (%s); trying the next tier", op, name, e)
+                more = "; trying the next tier" if n < len(self.tiers) else ""  # only when there is one
+                logger.warning("%s on tier %s failed (%s)%s", op, name, e, more)
                 passed.append((name, str(e)))
                 errors.append(e)
                 continue
