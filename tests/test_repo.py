@@ -403,6 +403,17 @@ def test_repo_commands(cli_repo, tmp_path, capsys):
     assert f"block {Cid(1, RAW, leaf.multihash)} was corrupt (bytes do not match the CID's hash)\n" in out
 
 
+def test_each_verb_has_its_own_bool_flags(cli_repo, tmp_path, capsys):
+    """`ls --stream` is a Kubo bool flag (a bare one means =true) but `pin ls --stream` a switch: once `ls`
+    had registered its flags in this process, `pin ls --stream` was refused ('ignored explicit argument')."""
+    hello = file_with(tmp_path, b"hello\n", "hello")
+    run(capsys, "add", "-q", str(hello))
+    assert run(capsys, "ls", "--stream=false", HELLO)[0] == 0
+    assert run(capsys, "pin", "ls", "--stream") == (0, f"{HELLO} recursive\n", "")
+    assert run(capsys, "pin", "add", "--recursive", HELLO)[0] == 0    # a bool of pin add, a switch of add
+    assert run(capsys, "add", "-q", "--recursive", str(hello)) == (0, f"{HELLO}\n", "")
+
+
 def test_json_objects_are_kubos(cli_repo, tmp_path, capsys):
     """With --json each verb prints the objects Kubo's --enc=json does (field names from its source)."""
     hello = file_with(tmp_path, b"hello\n", "hello")

@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 
 from .. import __version__
 from ..errors import CasError
-from .common import BOOL_LONG_FLAGS, parse_bool
+from .common import BoolFlagParser, parse_bool
 
 #: Each verb and the module (in this package) that registers it. A run imports only its own
 #: verb's module, since importing them all was most of the time of a small ``add``; ``--help``
@@ -53,6 +53,8 @@ def _global_options(parser: argparse.ArgumentParser, default: object = None) -> 
     for flags, kwargs in options.items():
         if flags[0] not in parser._option_string_actions:
             parser.add_argument(*flags, **kwargs)
+    if isinstance(parser, BoolFlagParser):
+        parser.bool_flags |= {"--upgrade-cidv0-in-output"}
 
 
 def leaf_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
@@ -81,7 +83,7 @@ def _verb(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | None:
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser for the verb *argv* runs (every verb's when *argv* is None or names none)."""
-    parser = argparse.ArgumentParser(prog="casengine", description="Content-addressed storage that speaks "
+    parser = BoolFlagParser(prog="casengine", description="Content-addressed storage that speaks "
                                      "Kubo: the same CIDs, verbs, flags and output as `ipfs`.")
     parser.add_argument("--version", action="version", version=f"casengine {__version__}")
     _global_options(parser)
@@ -93,16 +95,6 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         if leaf is not parser:
             _global_options(leaf, default=argparse.SUPPRESS)  # never overwrite a value given before the verb
     return parser
-
-
-def _spell_bools(argv: Sequence[str]) -> list[str]:
-    """``--pin`` alone means ``--pin=true``: bool flags take a value only after '=', as in Kubo."""
-    out = []
-    for i, arg in enumerate(argv):
-        if arg == "--":
-            return out + list(argv[i:])
-        out.append(f"{arg}=true" if arg in BOOL_LONG_FLAGS else arg)
-    return out
 
 
 def _one_line(e: BaseException) -> str:
@@ -122,7 +114,7 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = build_parser(argv).parse_args(_spell_bools(argv))
+        args = build_parser(argv).parse_args(argv)
     except SystemExit as e:  # --help / --version (0) or a usage error (2, already printed)
         return e.code if isinstance(e.code, int) else 2
     in_main = threading.current_thread() is threading.main_thread()

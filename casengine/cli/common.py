@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .. import progress
 from ..chunker import go_quote
@@ -16,8 +16,19 @@ if TYPE_CHECKING:
     from ..dag.cid import Cid
     from ..exporter import Exporter
 
-#: Long bool flags; a bare ``--flag`` is rewritten to ``--flag=true`` before parsing.
-BOOL_LONG_FLAGS: set[str] = set()
+class BoolFlagParser(argparse.ArgumentParser):
+    """A parser whose Kubo bool options stand alone: a bare ``--pin`` means ``--pin=true`` and a
+    value is taken only after '=', as in Kubo. Each parser knows its own (``--recursive`` is a bool
+    of ``pin add`` but a switch of ``add``); subparsers are of this class too."""
+
+    bool_flags: frozenset[str] = frozenset()
+
+    def parse_known_args(self, args: Sequence[str] | None = None, namespace=None):  # type: ignore[override]
+        if args is not None:
+            args = list(args)
+            end = args.index("--") if "--" in args else len(args)
+            args = [f"{a}=true" if i < end and a in self.bool_flags else a for i, a in enumerate(args)]
+        return super().parse_known_args(args, namespace)
 
 
 def parse_bool(text: str) -> bool:
@@ -33,7 +44,8 @@ def add_bool(parser: argparse.ArgumentParser, long: str, short: str | None = Non
              default: bool | None = None, help: str = "") -> None:
     """A Kubo bool option: ``--long``, ``--long=BOOL``, and optionally ``-s``."""
     dest = long.lstrip("-").replace("-", "_")
-    BOOL_LONG_FLAGS.add(long)
+    if isinstance(parser, BoolFlagParser):
+        parser.bool_flags |= {long}
     if short:
         parser.add_argument(short, dest=dest, action="store_const", const=True, default=default,
                             help=f"same as {long}")

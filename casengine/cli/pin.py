@@ -4,33 +4,17 @@
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
-
 from ..dag.cid import Cid, content_path
 from ..errors import InvalidOption
 from ..exporter import Exporter
 from ..options import check_pin_name
 from ..repo import PIN_KINDS, PinError, Repo
-from .common import add_bool, add_gateway, cid_text, emit, open_repo, parse_bool, reader
-
-
-class BoolFlagParser(argparse.ArgumentParser):
-    """A parser whose Kubo bool options (``-r``, ``--recursive``) also stand alone: a bare flag
-    means ``=true``, and ``-r=false`` works as in Kubo. (The top-level rewrite knows only long
-    flags, and ``--recursive`` is a plain switch of ``add``.)"""
-
-    bool_flags: frozenset[str] = frozenset()
-
-    def parse_known_args(self, args: Sequence[str] | None = None, namespace=None):  # type: ignore[override]
-        if args is not None:
-            end = list(args).index("--") if "--" in args else len(args)
-            args = [f"{a}=true" if i < end and a in self.bool_flags else a for i, a in enumerate(args)]
-        return super().parse_known_args(args, namespace)
+from .common import BoolFlagParser, add_bool, add_gateway, cid_text, emit, open_repo, parse_bool, reader
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pin", help="pin and unpin objects (like `ipfs pin`)")
-    verbs = p.add_subparsers(dest="pin_verb", metavar="VERB", required=True, parser_class=BoolFlagParser)
+    verbs = p.add_subparsers(dest="pin_verb", metavar="VERB", required=True)
 
     a = verbs.add_parser("add", help="pin objects to local storage")
     a.add_argument("paths", nargs="+", metavar="IPFS-PATH", help="CID or /ipfs/CID/path")
@@ -56,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _recursive(parser: BoolFlagParser, help: str) -> None:
-    parser.bool_flags = frozenset({"-r", "--recursive"})
+    parser.bool_flags |= {"-r", "--recursive"}
     parser.add_argument("-r", "--recursive", type=parse_bool, default=True, metavar="BOOL",
                         help=help + " (default true)")
 
