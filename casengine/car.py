@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator
 from .dag import cbor, multihash, varint
 from .dag.cid import Cid
 from .dag.links import links
-from .errors import CarError, CasError, CidNotFound, DecodeError, InvalidCid, InvalidOption
+from .errors import CarError, CasError, CidNotFound, DecodeError, InvalidOption
 from .exporter import Exporter
 from .progress import Progress, counting
 from .stores.base import BatchWriter, Blockstore, verify

@@ -26,7 +26,7 @@ import stat
 from dataclasses import dataclass
 from typing import Iterator
 
-from .dag.cid import DAG_CBOR, Cid
+from .dag.cid import Cid
 from .dag.file import DagRef
 from .dag.unixfs import DataType
 from .errors import CidNotFound, HFCacheError, InvalidOption, UnsafePath

@@ -11,6 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# No deadlines (a deadline is a timing assertion: examples run beside real peers on a busy machine) and
+# function-scoped fixtures allowed (the peers are session-scoped; tests make their own files per example).
+settings.register_profile("casengine", deadline=None,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.load_profile("casengine")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `peers`, whatever the import mode
 

@@ -20,7 +20,7 @@ import subprocess
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from peers.kubo_oracle.kubo import MAX_CHUNKER_SPEC
 
@@ -29,7 +29,6 @@ from casengine.chunker import buzhash as bz
 from casengine.chunker import rabin as rb
 from casengine.errors import BlockSizeLimitExceeded, ChunkerSpecError
 
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,7 +164,7 @@ def cut_lengths(chunker, data: bytes) -> list[int]:
 # Parity with Kubo
 
 @pytest.mark.parametrize("spec", ["rabin-16-32-64", "rabin-64-128-256", "rabin-min:16-avg:32-max:64"])
-@settings(max_examples=50, **SETTINGS)
+@settings(max_examples=50)
 @given(content=contents(edges(64, 256), 6000))
 def test_small_rabin_matches_kubo(kubo_oracle, spec, content):
     """Truth: Kubo's leaves for the same bytes and --chunker."""
@@ -173,7 +172,7 @@ def test_small_rabin_matches_kubo(kubo_oracle, spec, content):
     assert cut_lengths(from_spec(spec), data) == kubo_oracle.chunks(data, spec)
 
 
-@settings(max_examples=200, **SETTINGS)
+@settings(max_examples=200)
 @given(spec=small_rabin_specs(), data=st.data())
 def test_random_rabin_params_match_kubo(kubo_oracle, spec, data):
     """Truth: Kubo's leaves; parameters drawn like a user would type them, sizes around them."""
@@ -184,7 +183,7 @@ def test_random_rabin_params_match_kubo(kubo_oracle, spec, data):
 
 
 @pytest.mark.parametrize("spec", ["rabin", "rabin-262144", "rabin-87381-262144-393216", "rabin-699051"])
-@settings(max_examples=25, **SETTINGS)
+@settings(max_examples=25)
 @given(content=contents(edges(87381, 393216, 3), 2_500_000))
 def test_default_rabin_matches_kubo(kubo_oracle, spec, content):
     """Truth: Kubo's leaves; `rabin` is boxo NewRabin(262144): 87381-262144-393216."""
@@ -192,7 +191,7 @@ def test_default_rabin_matches_kubo(kubo_oracle, spec, content):
     assert cut_lengths(from_spec(spec), data) == kubo_oracle.chunks(data, spec)
 
 
-@settings(max_examples=100, **SETTINGS)
+@settings(max_examples=100)
 @given(content=contents(edges(bz.MIN, bz.MAX, 4) + [bz.MIN + 32, bz.MAX - 32], 2_700_000))
 def test_buzhash_matches_kubo(kubo_oracle, content):
     """Truth: Kubo's leaves for --chunker buzhash."""
@@ -254,7 +253,7 @@ def spec_shaped(junk: str) -> str:
     return spec
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=300)
 @given(spec=st.lists(st.text("0123456789+-:abgimnvx é\"", max_size=8), min_size=1, max_size=5)
        .map(lambda parts: spec_shaped("-".join(parts)))
        .filter(lambda spec: len(spec.encode()) <= MAX_CHUNKER_SPEC))  # what the oracle can hold
@@ -281,7 +280,7 @@ def both(spec: str):
     return bz.Buzhash(native=True), bz.Buzhash(native=False)
 
 
-@settings(max_examples=100, **SETTINGS)
+@settings(max_examples=100)
 @given(spec=st.one_of(small_rabin_specs(), st.sampled_from(["rabin", "buzhash"])), data=st.data())
 def test_native_and_fallback_agree(spec, data):
     """Truth: each other (both are checked against Kubo above, on fewer inputs)."""
@@ -308,7 +307,7 @@ def stream_cuts(chunker, data: bytes, windows: list[int]) -> list[int]:
         start = ends[-1]
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=150)
 @given(spec=st.one_of(small_rabin_specs(), st.sampled_from(["rabin", "buzhash"])),
        windows=st.lists(st.integers(0, 2_000_000), min_size=1, max_size=4), data=st.data())
 def test_resuming_at_last_cut_gives_one_shot_cuts(spec, windows, data):

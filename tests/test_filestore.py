@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casengine import car
@@ -25,7 +25,6 @@ from casengine.stores import filestore
 from peers import kubo43 as kubo43_peer
 from strategies import Content, contents, trees, write_tree
 
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 SPECS = {"size-262144": 262144, "size-1000": 1000, "size-7": 7, "rabin-64-128-256": 128, "buzhash": 131072,
          "rabin-16384-65536-131072": 65536}
 
@@ -84,7 +83,7 @@ def flags_for(opts: dict) -> list[str]:
     return out
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=40)
 @given(data=st.data(), chunker=st.sampled_from(sorted(SPECS)), cid_version=st.sampled_from([None, 0, 1]),
        trickle=st.booleans(), hash=st.sampled_from([None, "blake3"]))
 def test_nocopy_matches_kubo_043(kubo_fs, tmp_path_factory, data, chunker, cid_version, trickle, hash):
@@ -114,7 +113,7 @@ def test_nocopy_matches_kubo_043(kubo_fs, tmp_path_factory, data, chunker, cid_v
         assert list(repo.verify()) == []
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=60)
 @given(content=contents(1000), cid_version=st.sampled_from([None, 0, 1]))
 def test_nocopy_matches_kubo_022_raw_leaves(kubo, tmp_path_factory, content: Content, cid_version):
     """Truth: Kubo 0.22's add with --raw-leaves (what --nocopy implies) and the same chunker."""
@@ -332,7 +331,7 @@ def test_sigkilled_nocopy_adds_leave_no_pin_on_missing_references(tmp_path):
         assert repo.stat().references == 16384 and repo.exporter.read(done.stdout.strip()) == data.read_bytes()
 
 
-@settings(max_examples=15, **SETTINGS)
+@settings(max_examples=15)
 @given(tree=trees(max_leaves=8), cid_version=st.sampled_from([None, 1]))
 def test_nocopy_trees_match_kubo_043(kubo_fs, tmp_path_factory, tree, cid_version):
     """Truth: Kubo 0.43.1's `add -r --hidden --nocopy` of the same tree (files, symlinks, empty dirs)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casengine.dag.directory import estimated_link_size
@@ -23,7 +23,6 @@ from casengine.options import ImportOptions
 
 from strategies import Content, trees, write_tree
 
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 def our_cid(path: str, profile: str = "kubo-0.22", **opts) -> str:
@@ -61,7 +60,7 @@ def fresh(tmp_path, name: str = "root") -> str:
     return os.path.join(tmp_path, str(next(_counter)), name)
 
 
-@settings(max_examples=250, **SETTINGS)
+@settings(max_examples=250)
 @given(data=st.data(), tree=trees(), hidden=st.booleans(), wrap=st.booleans(),
        opts=st.sampled_from([{}, {"cid_version": 1}, {"chunker": "size-100", "trickle": True},
                              {"hash": "blake3"}, {"inline": True}, {"raw_leaves": True}, {"hash": "sha2-512"}]))
@@ -81,7 +80,7 @@ def test_random_trees_match_kubo(truth, tmp_path, data, tree, hidden, wrap, opts
             truth.cid(theirs, profile, wrap_with_directory=wrap, **opts)
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=60)
 @given(data=st.data(), count=st.integers(1, 400), name_len=st.integers(1, 40), cid_version=st.sampled_from([0, 1]))
 def test_sharding_threshold_matches_kubo(truth, tmp_path, data, count, name_len, cid_version):
     """Random directory sizes against random thresholds, sub-shards included; for Kubo 0.43.1 under

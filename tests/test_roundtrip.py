@@ -8,7 +8,7 @@ import subprocess
 from contextlib import closing
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from casengine.errors import InvalidOption, IsADirectory
@@ -20,7 +20,6 @@ from casengine.stores.memory import MemoryStore
 
 from strategies import add_options, chunk_size, contents, trees, write_tree
 
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 class CountingStore(MemoryStore):
@@ -44,7 +43,7 @@ def accepted(opts: dict) -> ImportOptions | None:
         return None
 
 
-@settings(max_examples=400, **SETTINGS)
+@settings(max_examples=400)
 @given(data=st.data(), opts=add_options(chunk_sizes=(1, 3, 16, 1000, 262144)))
 def test_files_round_trip_and_slice(data, opts):
     options = accepted(opts)
@@ -60,7 +59,7 @@ def test_files_round_trip_and_slice(data, opts):
     assert ex.read(root, offset, length) == blob[offset:None if length is None else offset + length]
 
 
-@settings(max_examples=100, **SETTINGS)
+@settings(max_examples=100)
 @given(data=st.data(), opts=add_options(chunk_sizes=(1, 3, 16, 1000, 262144)))
 def test_cat_from_store_views_equals_slicing(tmp_path_factory, data, opts):
     """cat(views=True) out of LMDB: leaves read as views of the map, decoded from their header."""
@@ -77,7 +76,7 @@ def test_cat_from_store_views_equals_slicing(tmp_path_factory, data, opts):
     assert got == blob[offset:None if length is None else offset + length]
 
 
-@settings(max_examples=120, **SETTINGS)
+@settings(max_examples=120)
 @given(tree=trees(), opts=st.sampled_from([{}, {"cid_version": 1}, {"trickle": True, "chunker": "size-7"},
                                            {"inline": True, "shard_threshold": 60}, {"hash": "sha3-256"}]))
 @example(tree={"0": {"0": "->a"}, "00": {"0": "->a"}}, opts={})  # sibling dirs reuse a closed dir's fd

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casengine.chunker import BLOCK_SIZE_LIMIT
@@ -27,7 +27,6 @@ from peers.kubo43 import add as kubo43_add
 from peers.kubo43.rpc import KuboError, call
 from strategies import Content, trees, write_tree
 
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 #: casengine's options for each Kubo 0.43.1 repo the fixture has (None: Kubo's implicit defaults,
 #: which imply raw leaves with CIDv1 as 0.22's do, shard only above the threshold, 2 MiB blocks).
 PROFILE = {None: ("kubo-0.22", dict(shard_at_threshold=False, block_size_limit=BLOCK_SIZE_LIMIT)),
@@ -134,7 +133,7 @@ def layout_options(draw) -> tuple[dict, dict]:
     return opts, dict(opts)
 
 
-@settings(max_examples=100, **SETTINGS)
+@settings(max_examples=100)
 @given(tree=trees(max_leaves=8), meta=metadata_flags(), layout=layout_options(), data=st.data(),
        wrap=st.booleans(), empty_dirs=st.booleans(),
        profile=st.sampled_from([None, None, "unixfs-v0-2015", "unixfs-v1-2025"]))
@@ -154,7 +153,7 @@ def test_trees_with_metadata_match_kubo(kubo43, tmp_path, tree, meta, layout, da
             flags, dict(kopts, wrap=wrap))
 
 
-@settings(max_examples=50, **SETTINGS)
+@settings(max_examples=50)
 @given(content=st.builds(Content, st.sampled_from([0, 1, 99, 100, 101, 1000, 70000]),
                          st.sampled_from(["random", "zeros"]), st.integers(0, 2**32)),
        meta=metadata_flags(), layout=layout_options(), wrap=st.booleans(),
@@ -175,7 +174,7 @@ def test_files_with_metadata_match_kubo(kubo43, tmp_path, content, meta, layout,
             dict(kopts, wrap=wrap))
 
 
-@settings(max_examples=15, **SETTINGS)
+@settings(max_examples=15)
 @given(count=st.integers(30, 120), meta=metadata_flags(), disk_ns=st.integers(0, 2**34),
        estimate=st.sampled_from([None, "unixfs-v1-2025"]))
 def test_hamt_root_carries_metadata_like_kubo(kubo43, tmp_path, count, meta, disk_ns, estimate):
@@ -251,7 +250,7 @@ def _tree_stat(root: str) -> dict[str, tuple[int, int]]:
     return out
 
 
-@settings(max_examples=10, **SETTINGS)
+@settings(max_examples=10)
 @given(tree=trees(max_leaves=6), meta=metadata_flags(), data=st.data())
 def test_get_restores_and_ls_long_shows_metadata_like_kubo(kubo43, tmp_path, tree, meta, data):
     """`get` writes what Kubo's `ipfs get` writes (mode incl. setuid/setgid/sticky, else 0644 /
@@ -268,7 +267,6 @@ def test_get_restores_and_ls_long_shows_metadata_like_kubo(kubo43, tmp_path, tre
     a, b = fresh(tmp_path), fresh(tmp_path)
     write_tree(a, tree)
     write_tree(b, tree)
-    day = 86400 * 10**9
     for rel in ["", *paths_of(tree)]:
         mode = data.draw(st.sampled_from(DISK_MODES), label=f"mode {rel!r}")
         # not within a day of ls's six-month and next-day boundaries (now moves between the two ls)

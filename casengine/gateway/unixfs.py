@@ -14,7 +14,7 @@ from ..exporter import Exporter, Node
 from . import mime
 from .headers import IMMUTABLE, disposition, path_escape
 from .http import Request, Response, plain
-from .params import BadRequest, byte_ranges
+from .params import byte_ranges
 from .resolve import NotFound, Resolved, resolve
 
 DAG_JSON = 0x0129
