@@ -53,7 +53,7 @@ def compact(path: str, *, force: bool = False) -> tuple[int, int] | None:
     """Rewrite ``data.mdb`` without its free pages if they are worth it (or *force*); return the
     file's size before and after, or None when not compacted (not worth it, or the repository
     is open in some process)."""
-    from .lmdb import MAX_DBS
+    from .lmdb_env import MAX_DBS
 
     data = os.path.join(path, "data.mdb")
     if not os.path.exists(data):
