@@ -2,10 +2,11 @@
 
     python bench/startup.py [--repeat 20]
 
-Whole processes, interleaved (json, add -n, add into a repo, json, ...), best and median of
---repeat each, with the load average; the ratio of bests is the figure (target: <= 3x). Also
-lists what ``import casengine`` and the router module import beyond the standard library's
-start-up, and the modules a tiny ``casengine add`` loads that it could do without.
+Whole processes, interleaved (json, add -n, add into a repo, import casengine.router, json, ...),
+best and median of --repeat each, with the load average; the ratio of bests is the figure
+(target: <= 3x). Also lists what ``import casengine``, the router module, a first router call on
+the local tier and a tiny ``casengine add`` import beyond the interpreter's start-up, and the
+modules each loads that it could do without.
 """
 
 from __future__ import annotations
@@ -26,12 +27,20 @@ ROOT = os.path.dirname(HERE)
 ENV = {k: v for k, v in dict(os.environ, PYTHONPATH=ROOT).items() if k != "PYTHONDONTWRITEBYTECODE"}
 #: Modules each import has no use for until it talks to a remote node or runs another verb.
 REMOTE = ("http", "ssl", "email", "urllib.request", "tarfile", "socket", "multiformats", "numpy", "asyncio")
-UNWANTED = {
-    "import casengine": REMOTE + ("casengine.",),
-    "import casengine.router": REMOTE + ("casengine.gateway", "casengine.cli"),
-    "casengine add (tiny)": REMOTE + ("casengine.nodes", "casengine.routing", "casengine.gateway", "casengine.car",
-                                      "casengine.cli.dag", "casengine.cli.files", "casengine.hf"),
-}
+#: The router's own modules: all that importing it needs (its parts load when a call needs them).
+ROUTER = ("casengine", "casengine.errors", "casengine.routing", "casengine.ipfs_backend_router", "casengine.router")
+#: (what, code run in a fresh interpreter, module prefixes it has no use for, modules it may load anyway).
+CASES = (
+    ("import casengine", "import casengine", REMOTE + ("casengine.",), ("casengine",)),
+    ("import casengine.router", "import casengine.router", REMOTE + ("casengine.", "dataclasses", "logging"), ROUTER),
+    ("router add_bytes + cat (local tier)",
+     "from casengine import router\nrouter.cat(router.add_bytes(b'x'))",
+     REMOTE + ("casengine.gateway", "casengine.cli", "casengine.nodes.kubo_rpc", "casengine.nodes.gateway",
+               "casengine.nodes.rpc_http", "casengine.hf", "casengine.model_manager"), ()),
+    ("casengine add (tiny)", None,
+     REMOTE + ("casengine.nodes", "casengine.routing", "casengine.gateway", "casengine.car", "casengine.cli.dag",
+               "casengine.cli.files", "casengine.hf"), ()),
+)
 
 
 def seconds(argv: list[str]) -> tuple[float, float]:
@@ -45,9 +54,9 @@ def seconds(argv: list[str]) -> tuple[float, float]:
     return time.perf_counter() - t, usage.ru_utime + usage.ru_stime
 
 
-def loaded(code: str) -> set[str]:
+def loaded(code: str, env: dict[str, str] = ENV) -> set[str]:
     """Modules in sys.modules after *code* runs in a fresh interpreter."""
-    out = subprocess.run([sys.executable, "-c", f"{code}\nimport sys\nprint('\\n'.join(sys.modules))"], env=ENV,
+    out = subprocess.run([sys.executable, "-c", f"{code}\nimport sys\nprint('\\n'.join(sys.modules))"], env=env,
                          check=True, capture_output=True, text=True).stdout
     return set(out.split())
 
@@ -67,12 +76,13 @@ def main() -> None:
             cli = [sys.executable, "-m", "casengine"]
         for argv in (cli + ["--repo", repo, "add", "-Q", tiny], cli + ["add", "-Q", "-n", tiny]):  # caches bytecode
             subprocess.run(argv, env=ENV, check=True, stdout=subprocess.DEVNULL)
-        runs: dict[str, list[tuple[float, float]]] = {"json": [], "add -n": [], "add": []}
+        runs: dict[str, list[tuple[float, float]]] = {"json": [], "add -n": [], "add": [], "router": []}
         loads = []
         for _ in range(args.repeat):
             runs["json"].append(seconds([sys.executable, "-c", "import json"]))
             runs["add -n"].append(seconds(cli + ["add", "-Q", "-n", tiny]))
             runs["add"].append(seconds(cli + ["--repo", repo, "add", "-Q", tiny]))
+            runs["router"].append(seconds([sys.executable, "-c", "import casengine.router"]))
             loads.append(os.getloadavg()[0])
         print(f"{os.cpu_count()} CPUs, load {min(loads):.1f}-{max(loads):.1f}, best and median of {args.repeat}, "
               f"interleaved")
@@ -84,15 +94,14 @@ def main() -> None:
                       f"ratio to json: bests {min(ts) / min(base):4.2f}x, medians "
                       f"{statistics.median(ts) / statistics.median(base):4.2f}x")
         plain = loaded("")
-        for what, code in (("import casengine", "import casengine"),
-                           ("import casengine.router", "import casengine.router"),
-                           ("casengine add (tiny)", f"import sys; sys.argv = ['casengine', '--repo', {repo!r}, 'add', "
-                                                    f"'-Q', {tiny!r}]\nfrom casengine.cli import main\n"
-                                                    "try:\n    main()\nexcept SystemExit:\n    pass")):
-            mods = loaded(code) - plain
-            bad = sorted(m for m in mods if any(m == u or m.startswith(u if u.endswith(".") else u + ".")
-                                                for u in UNWANTED[what]))
-            print(f"{what}: {len(mods)} modules beyond the interpreter's start-up; unneeded: {bad or 'none'}")
+        alone = dict(ENV, HF_HOME=os.path.join(work, "hf"), KUBO_CMD=os.path.join(work, "no-ipfs"))  # no Kubo tier
+        add = (f"import sys; sys.argv = ['casengine', '--repo', {repo!r}, 'add', '-Q', {tiny!r}]\n"
+               "from casengine.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass")
+        for what, code, unwanted, allowed in CASES:
+            mods = loaded(code or add, alone)
+            bad = sorted(m for m in mods - plain - set(allowed)
+                         if any(m == u or m.startswith(u if u.endswith(".") else u + ".") for u in unwanted))
+            print(f"{what}: {len(mods - plain)} modules beyond the interpreter's start-up; unneeded: {bad or 'none'}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -66,11 +66,13 @@ class CASFileSystem(AbstractFileSystem):
     def exporter(self) -> Exporter:
         """Reads from the repository; with *gateways* (or ``$CASENGINE_GATEWAYS``) a block it lacks is
         fetched from them, verified and kept."""
-        from .nodes import gateway
+        from .nodes import gateways_from_env
 
-        urls = tuple(self._gateways if self._gateways is not None else gateway.from_env())
+        urls = tuple(self._gateways if self._gateways is not None else gateways_from_env())
         if not urls:
             return Exporter(self.repo.store)
+        from .nodes import gateway  # only with gateways: its HTTP client
+
         if urls not in self._tiers:
             self._tiers[urls] = gateway.GatewayTier(urls)
         return Exporter(TieredStore(self.repo.store, self._tiers[urls]))

@@ -30,17 +30,28 @@ the selected backend is reused while these variables are unchanged).
 
 from __future__ import annotations
 
+import importlib
 import os
-from dataclasses import dataclass
+from collections import namedtuple
 from functools import lru_cache
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from .errors import InvalidOption
-from .nodes.local import LocalNode, shared_repo
-from .routing.backends import (HuggingFaceCacheBackend, IPFSBackend, IPFSKitBackend, KuboCLIBackend, KuboRPCBackend,
-                               NodeBackend, given, verified_car)
-from .routing.fallback import (PROBE_TIMEOUT, TIER_ORDER, CallRecord, FallbackBackend, Selection, kit_tier, kubo_backend,
-                               local_tier, select_backend, truthy)
+from .routing import given
+
+if TYPE_CHECKING:
+    from .routing.backends import HuggingFaceCacheBackend, IPFSBackend, IPFSKitBackend
+
+#: The parts the router is built from, by the module that defines each: imported when a name is first
+#: asked for (PEP 562) or a call needs it, so ``import casengine.router`` loads no store, importer,
+#: exporter or client (start-up time).
+_PARTS = {
+    **dict.fromkeys(("IPFSBackend", "NodeBackend", "HuggingFaceCacheBackend", "KuboRPCBackend", "KuboCLIBackend",
+                     "IPFSKitBackend", "verified_car"), "routing.backends"),
+    **dict.fromkeys(("LocalNode", "shared_repo"), "nodes.local"),
+    **dict.fromkeys(("FallbackBackend", "Selection", "CallRecord", "PROBE_TIMEOUT", "TIER_ORDER", "kit_tier",
+                     "kubo_backend", "local_tier", "select_backend", "truthy"), "routing.fallback"),
+}
 
 __all__ = [  # the seed's names and the parts they are built from
     "IPFSBackend", "NodeBackend", "HuggingFaceCacheBackend", "KuboRPCBackend", "KuboCLIBackend", "IPFSKitBackend",
@@ -51,15 +62,29 @@ __all__ = [  # the seed's names and the parts they are built from
 ]
 
 
+def __getattr__(name: str) -> object:
+    """A part of the router (:data:`_PARTS`), imported now and kept."""
+    where = _PARTS.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"casengine.{where}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PARTS))
+
+
+def _part(name: str):
+    """A part by name, from this module's globals once loaded (so a test's monkeypatch of it holds)."""
+    return globals()[name] if name in globals() else __getattr__(name)
+
+
 # -- the seed's module-level API --------------------------------------------------------------------------
-ProviderFactory = Callable[[], IPFSBackend]
-
-
-@dataclass(frozen=True)
-class ProviderInfo:
-    name: str
-    factory: ProviderFactory
-
+ProviderFactory = Callable[[], "IPFSBackend"]
+ProviderInfo = namedtuple("ProviderInfo", "name factory")
+ProviderInfo.__doc__ = "A backend selectable as ``IPFS_BACKEND=name``: its *factory* makes it."
 
 _PROVIDER_REGISTRY: dict[str, ProviderInfo] = {}
 _DEFAULT_BACKEND_OVERRIDE: IPFSBackend | None = None
@@ -72,21 +97,30 @@ def register_ipfs_backend(name: str, factory: ProviderFactory) -> None:
     _PROVIDER_REGISTRY[name] = ProviderInfo(name, factory)
 
 
-for _name, _factory in (("ipfs_kit", IPFSKitBackend), ("hf_cache", HuggingFaceCacheBackend),
-                        ("local", HuggingFaceCacheBackend), ("kubo", kubo_backend),
-                        ("kubo_rpc", KuboRPCBackend), ("kubo_cli", KuboCLIBackend)):
-    register_ipfs_backend(_name, _factory)
+def _builtin(part: str) -> ProviderFactory:
+    """A built-in backend's factory, importing its class only when it is made."""
+    def make(*args: object, **kwargs: object) -> IPFSBackend:
+        return _part(part)(*args, **kwargs)
+
+    make.__name__ = make.__qualname__ = part
+    return make
+
+
+for _name, _factory in (("ipfs_kit", "IPFSKitBackend"), ("hf_cache", "HuggingFaceCacheBackend"),
+                        ("local", "HuggingFaceCacheBackend"), ("kubo", "kubo_backend"),
+                        ("kubo_rpc", "KuboRPCBackend"), ("kubo_cli", "KuboCLIBackend")):
+    register_ipfs_backend(_name, _builtin(_factory))
 
 
 def _get_ipfs_kit_backend(deps: object = None) -> IPFSKitBackend | None:
     """The seed's helper, kept for code written against it: the ipfs_kit tier, or None when
     ``IPFS_KIT_DISABLE`` is set, ``ENABLE_IPFS_KIT`` is false, or ipfs_kit_py is unavailable."""
-    return kit_tier({})
+    return _part("kit_tier")({})
 
 
 def _get_hf_cache_backend() -> HuggingFaceCacheBackend | None:
     """The seed's helper: the local repository, or None when ``ENABLE_HF_CACHE`` is false."""
-    return local_tier({})
+    return _part("local_tier")({})
 
 
 def set_default_ipfs_backend(backend: IPFSBackend | None) -> None:
@@ -108,7 +142,7 @@ def _backend_cache_key() -> tuple:
 def _select() -> IPFSBackend:
     forced = os.environ.get("IPFS_BACKEND", "").strip()
     if not forced:
-        return select_backend()
+        return _part("select_backend")()
     if forced not in _PROVIDER_REGISTRY:
         raise InvalidOption(f"IPFS_BACKEND={forced!r} is not a registered backend; "
                             f"known: {', '.join(sorted(_PROVIDER_REGISTRY))}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
 import sys
 import threading
 
@@ -198,6 +199,17 @@ def test_router_alias_is_the_same_module():
 
     assert alias is router
     assert sys.modules["casengine.router"] is router
+
+
+def test_importing_the_router_loads_only_its_own_modules(env):
+    """Its parts (tiers, stores, importer, exporter, clients) load when a call needs them (start-up)."""
+    code = ("import sys; before = set(sys.modules); import casengine.router; "
+            "print(' '.join(sorted(set(sys.modules) - before)))")
+    loaded = set(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split())
+    assert {m for m in loaded if m.startswith("casengine")} == {
+        "casengine", "casengine.errors", "casengine.routing", "casengine.ipfs_backend_router", "casengine.router"}
+    assert router.LocalNode.__module__ == "casengine.nodes.local"  # and each part is still there by name
+    assert "select_backend" in dir(router) and router._PROVIDER_REGISTRY["kubo"].factory.__name__ == "kubo_backend"
 
 
 def test_ipfs_kit_is_imported_lazily_and_only_when_selected(env, tmp_path):

@@ -79,13 +79,15 @@ def reader(args: argparse.Namespace, repo: Repo, whole: Iterable[str] = ()) -> E
     """What a read verb reads through: the repository, or with gateways (``--gateway``,
     ``$CASENGINE_GATEWAYS``) the repository read through to them, every fetched block verified and
     kept. The DAGs at the paths in *whole* are fetched first if incomplete (a CAR when possible)."""
-    from ..exporter import Exporter  # here, not at import: an add never reads (start-up time)
-    from ..nodes import gateway
-    from ..stores.tiered import TieredStore
+    from ..nodes import gateways_from_env
 
-    urls = getattr(args, "gateway", None) or gateway.from_env()
+    urls = getattr(args, "gateway", None) or gateways_from_env()
     if not urls:
         return repo.exporter
+    from ..exporter import Exporter  # here, not at import: an add never reads (start-up time)
+    from ..nodes import gateway  # and only with gateways: its HTTP client
+    from ..stores.tiered import TieredStore
+
     tier = gateway.GatewayTier(urls)
     ex = Exporter(TieredStore(repo.store, tier))
     for path in whole:

@@ -12,7 +12,6 @@ its own keep-alive connections.
 from __future__ import annotations
 
 import http.client
-import os
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,18 +29,12 @@ from .remote import RemoteTier, Source
 from .rpc_http import ApiAddress, Connection
 
 #: The environment variable naming the gateways, comma-separated.
-ENV = "CASENGINE_GATEWAYS"
 #: A block larger than this is refused unread (Kubo's own limit is 2 MiB).
 MAX_BLOCK = 4 << 20
 TIMEOUT = 30.0
 PARALLEL = 8
 _RAW = "application/vnd.ipld.raw"
 _CAR = "application/vnd.ipld.car"
-
-
-def from_env() -> list[str]:
-    """The gateways of ``$CASENGINE_GATEWAYS`` (none if unset)."""
-    return [u.strip() for u in os.environ.get(ENV, "").split(",") if u.strip()]
 
 
 def _address(url: str) -> ApiAddress:

@@ -53,11 +53,6 @@ def options(profile: Optional[str], **overrides: Any) -> ImportOptions:
     return ImportOptions.from_profile(profile or DEFAULT_PROFILE, **overrides)
 
 
-def given(**kwargs: Any) -> dict[str, Any]:
-    """Only the keyword arguments that were given: a registered seed-style backend may not know them."""
-    return {k: v for k, v in kwargs.items() if v is not None}
-
-
 def text(cid: Cid | str) -> str:
     """A CID in Kubo's text form; a string a tier printed that is no CID is returned as given."""
     return str(cid)

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import CasError, CidNotFound, CorruptBlock, RemoteError, StoreError, TierUnavailable
+from ..nodes import gateways_from_env
 from ..stores.base import Blockstore
-from .backends import (HuggingFaceCacheBackend, IPFSBackend, IPFSKitBackend, KuboCLIBackend, KuboRPCBackend, NodeBackend,
-                       given)
+from . import given
+from .backends import HuggingFaceCacheBackend, IPFSBackend, IPFSKitBackend, KuboCLIBackend, KuboRPCBackend, NodeBackend
 
 logger = logging.getLogger("casengine.router")
 
@@ -117,11 +118,15 @@ def kubo_backend() -> NodeBackend:
 
 
 def probe_kubo() -> NodeBackend:
-    from ..nodes.kubo_cli import KuboCLIStore  # here: the router's import loads no remote client
-    from ..nodes.kubo_rpc import KuboRPCStore
-
     api = os.environ.get("KUBO_API", "").strip()
-    probe = KuboRPCStore(api, timeout=PROBE_TIMEOUT) if api else KuboCLIStore(timeout=PROBE_TIMEOUT * 5)
+    if api:  # here, and only the one probed: the router loads no client it does not use (start-up time)
+        from ..nodes.kubo_rpc import KuboRPCStore
+
+        probe = KuboRPCStore(api, timeout=PROBE_TIMEOUT)
+    else:
+        from ..nodes.kubo_cli import KuboCLIStore
+
+        probe = KuboCLIStore(timeout=PROBE_TIMEOUT * 5)
     probe.version()
     return kubo_backend()
 
@@ -152,6 +157,12 @@ def local_tier(passed: dict[str, str], remote: Blockstore | None = None) -> Hugg
         return None
 
 
+def gateway_tier(urls: list[str]) -> Blockstore:
+    from ..nodes.gateway import GatewayTier  # here: only a router with gateways loads an HTTP client
+
+    return GatewayTier(urls)
+
+
 def select_backend() -> FallbackBackend:
     """Probe every tier (ipfs_kit -> local -> kubo) and chain those that answer."""
     passed: dict[str, str] = {}
@@ -161,10 +172,8 @@ def select_backend() -> FallbackBackend:
         kubo = probe_kubo()
     except RemoteError as e:
         passed["kubo"] = str(e)
-    from ..nodes import gateway  # here: the router's import loads no HTTP client
-
-    urls = gateway.from_env()  # read-through: to Kubo when it answers, else to the gateways of $CASENGINE_GATEWAYS
-    remote = kubo.node.blocks if kubo is not None else gateway.GatewayTier(urls) if urls else None
+    urls = gateways_from_env()  # read-through: to Kubo when it answers, else to the gateways of $CASENGINE_GATEWAYS
+    remote = kubo.node.blocks if kubo is not None else gateway_tier(urls) if urls else None
     local = local_tier(passed, remote)
     tiers = [(name, b) for name, b in (("ipfs_kit", kit), ("local", local), ("kubo", kubo)) if b is not None]
     if not tiers:
