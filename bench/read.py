@@ -1,19 +1,23 @@
-"""Reading back, casengine against one core of SHA-256 and against Kubo 0.43.1, same run, same data.
+"""Reading back, casengine against SHA-256 and against Kubo 0.43.1, same run, same data.
 
     python bench/read.py [--size-mib 1024] [--files 100000] [--repeat 3] [--only cat,get,dir,car]
 
 * cat: the whole file, every block hashed, into /dev/null: in-process (``Exporter.cat`` with
   views, as ``casengine cat`` reads) and as a whole ``casengine cat`` process, against one core
   of ``hashlib.sha256`` over the same bytes in 256 KiB pieces (the target: >= 1.5x) and against
-  ``ipfs cat`` (Kubo 0.43.1, offline, no daemon).
+  ``ipfs cat`` (Kubo 0.43.1, offline, no daemon). Beside them: two threads of plain hashlib over
+  the same bytes, what the machine's two cores give right now (on a busy machine it is near
+  one core, and so is any verified cat), and the CPU each cat used: "cores" is CPU seconds over
+  wall seconds, "main" the main thread's share (what the hashing threads cannot take over).
 * get: ``casengine get`` vs ``ipfs get`` of the same file and of a directory of --files small
   files (a fresh output path each run).
 * car: ``dag export`` of the file's DAG to a file (the two CARs must be identical) and ``dag
   import`` of that CAR into a fresh repo, both sides.
 
-Runs alternate between the sides (interleaved repeats), best of --repeat, each with the load
-average when it ran; peak RSS is each child's own (wait4). Kubo's repos are ``ipfs init
---profile=test``; Kubo runs in ``unshare --net`` (it can reach nothing).
+Runs alternate between the sides (interleaved repeats); each row gives the best MB/s, the
+run-to-run range, the ratio of the best times and its range over the runs taken in turn, and
+the load average while the row ran. Peak RSS is each child's own (bench/measure.py). Kubo's
+repos are ``ipfs init --profile=test``; Kubo runs in ``unshare --net`` (it can reach nothing).
 """
 
 from __future__ import annotations
@@ -21,37 +25,37 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import closing
+from dataclasses import dataclass
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
+sys.path[:0] = [HERE, ROOT, os.path.join(ROOT, "tests")]
+
+from measure import load, ratio, run_job, spread  # noqa: E402
+
 ENV = dict(os.environ, PYTHONPATH=ROOT, IPFS_TELEMETRY="off")
+ENV.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode cached, as for a user
 CASENGINE = [sys.executable, "-m", "casengine"]
 PIECE = 256 << 10
 
 
-def load() -> float:
-    return os.getloadavg()[0]
+@dataclass
+class Sample:
+    """One timed run: wall seconds, peak RSS (MiB, 0: not measured), load average, CPU seconds."""
 
-
-def run(argv: list[str], *, stdout=None, stdin=None, env: dict | None = None) -> tuple[float, int]:
-    """(seconds, peak RSS MiB) of one child process; it must succeed."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=stdout if stdout is not None else subprocess.DEVNULL, stdin=stdin,
-                            stderr=subprocess.PIPE, env=env or ENV)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - t
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise RuntimeError(f"{argv} failed: {proc.stderr.read().decode(errors='replace')}")
-    proc.stderr.close()
-    return seconds, usage.ru_maxrss // 1024
+    seconds: float
+    rss: int = 0
+    load: float = 0.0
+    cpu: float = 0.0
+    main: float = 0.0  # CPU seconds of the main thread (in-process runs)
 
 
 class Kubo:
@@ -85,50 +89,75 @@ class Casengine:
 
 
 class Table:
-    """Best-of figures with the load average beside each, and ratios."""
+    """Best-of figures with their run-to-run range and the load average, and ratios."""
 
     def __init__(self) -> None:
         self.rows: list[str] = []
 
-    def row(self, label: str, size: int, ours: list[tuple[float, int, float]],
-            theirs: list[tuple[float, int, float]] | None, their_name: str = "Kubo 0.43.1") -> None:
-        best = min(ours)
-        line = (f"{label:34} casengine {size / best[0] / 1e6:6.0f} MB/s ({best[0]:6.2f} s, RSS {best[1]:4} MiB, "
-                f"load {best[2]:4.1f})")
+    def row(self, label: str, size: int, ours: list[Sample], theirs: list[Sample] | None = None,
+            their_name: str = "Kubo 0.43.1", unit: str = "MB/s") -> None:
+        scale = 1e6 if unit == "MB/s" else 1  # else *size* counts what *unit* does (files)
+
+        def side(name: str, runs: list[Sample]) -> str:
+            best = min(runs, key=lambda r: r.seconds)
+            text = (f"{name} {size / best.seconds / scale:6.0f} {unit} "
+                    f"({spread([size / r.seconds / scale for r in runs])}, {best.seconds:.2f} s")
+            if best.rss:
+                text += f", RSS {best.rss} MiB"
+            if best.cpu:
+                text += f", {best.cpu / best.seconds:.2f} cores"
+            if best.main:
+                text += f", main {best.main / best.cpu:.0%}"
+            return text + ")"
+        line = f"{label:32} {side('casengine', ours)}"
         if theirs:
-            kbest = min(theirs)
-            line += (f"   {their_name} {size / kbest[0] / 1e6:6.0f} MB/s ({kbest[0]:6.2f} s, RSS {kbest[1]:4} MiB, "
-                     f"load {kbest[2]:4.1f})   ratio {kbest[0] / best[0]:5.2f}x")
-        line += f"   runs s: {[round(r[0], 2) for r in ours]}" + (f" vs {[round(r[0], 2) for r in theirs]}" if theirs else "")
+            line += f"   {side(their_name, theirs)}   ratio {ratio([r.seconds for r in ours], [r.seconds for r in theirs])}"
+        loads = [r.load for r in ours + (theirs or [])]
+        line += f"   load {spread(loads, '{:.1f}')}"
         print(line, flush=True)
         self.rows.append(line)
 
 
-def sha256_one_core(path: str) -> float:
-    """Seconds for one core of hashlib.sha256 over the file's bytes in 256 KiB pieces (in memory)."""
-    with open(path, "rb") as f:
-        data = memoryview(f.read())
-    t = time.perf_counter()
-    for i in range(0, len(data), PIECE):
-        hashlib.sha256(data[i:i + PIECE]).digest()
-    return time.perf_counter() - t
+def timed(argv: list[str], env: dict[str, str], stdout: str | None = None) -> Sample:
+    """A whole process, with its own peak RSS and its CPU time."""
+    out = run_job(argv, env=env, stdout=stdout)
+    return Sample(out["seconds"], out["rss_kib"] // 1024, load(), out["cpu"])
 
 
-def exporter_cat(repo: str, cid: str) -> float:
-    """Seconds for a verified in-process cat (views, as `casengine cat` reads) into /dev/null."""
+def sha256_threads(data: memoryview, threads: int) -> Sample:
+    """hashlib.sha256 over *data* in 256 KiB pieces on *threads* threads (in memory)."""
+    def work(lo: int, hi: int) -> None:
+        for i in range(lo, hi, PIECE):
+            hashlib.sha256(data[i:i + PIECE]).digest()
+    bounds = [len(data) * k // threads // PIECE * PIECE for k in range(threads)] + [len(data)]
+    workers = [threading.Thread(target=work, args=(bounds[k], bounds[k + 1])) for k in range(threads)]
+    cpu, t = cpu_seconds(), time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return Sample(time.perf_counter() - t, 0, load(), cpu_seconds() - cpu)
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def exporter_cat(repo: str, cid: str) -> Sample:
+    """A verified in-process cat (views, as `casengine cat` reads) into /dev/null."""
     from casengine.repo import Repo
 
     with Repo(repo) as r, open(os.devnull, "wb") as null:
-        t = time.perf_counter()
+        cpu, main, t = cpu_seconds(), time.thread_time(), time.perf_counter()
         with closing(r.exporter.cat(cid, views=True)) as pieces:
             for piece in pieces:
                 null.write(piece)
-        return time.perf_counter() - t
+        return Sample(time.perf_counter() - t, 0, load(), cpu_seconds() - cpu, time.thread_time() - main)
 
 
-def make_dir(path: str, files: int) -> int:
-    """*files* files of 100-1100 random bytes, 1000 per subdirectory; returns the total bytes."""
-    total = 0
+def make_dir(path: str, files: int) -> None:
+    """*files* files of 100-1100 random bytes, 1000 per subdirectory."""
     for i in range(files):
         sub = os.path.join(path, f"d{i // 1000:03}")
         if i % 1000 == 0:
@@ -136,53 +165,57 @@ def make_dir(path: str, files: int) -> int:
         data = os.urandom(100 + (i * 7919) % 1000)
         with open(os.path.join(sub, f"f{i:06}"), "wb") as f:
             f.write(data)
-        total += len(data)
-    return total
 
 
 def bench_cat(t: Table, path: str, size: int, ours: Casengine, kubo: Kubo, cid: str, repeat: int) -> None:
-    sha, inproc, proc, kcat = [], [], [], []
+    with open(path, "rb") as f:
+        data = memoryview(f.read())
+    sha, sha2, inproc, proc, kcat = [], [], [], [], []
     for _ in range(repeat):
-        sha.append((sha256_one_core(path), 0, load()))
-        inproc.append((exporter_cat(ours.repo, cid), 0, load()))
-        proc.append((*run(ours.cmd("cat", cid)), load()))
-        kcat.append((*run(kubo.cmd("cat", cid), env=kubo.env), load()))
-    t.row("sha256, one core (same bytes)", size, sha, None)
+        sha.append(sha256_threads(data, 1))
+        sha2.append(sha256_threads(data, 2))
+        inproc.append(exporter_cat(ours.repo, cid))
+        proc.append(timed(ours.cmd("cat", cid), ENV))
+        kcat.append(timed(kubo.cmd("cat", cid), kubo.env))
+    del data
+    t.row("sha256, one core (same bytes)", size, sha)
+    t.row("sha256, two threads (the ceiling)", size, sha2, sha, "one core")
     t.row("cat in-process (Exporter.cat)", size, inproc, sha, "sha256 1 core")
+    t.row("cat in-process vs two threads", size, inproc, sha2, "sha256 2 threads")
     t.row("cat, whole process", size, proc, kcat)
     t.row("cat, whole process vs one core", size, proc, sha, "sha256 1 core")
 
 
-def bench_get(t: Table, label: str, size: int, ours: Casengine, kubo: Kubo, cid: str, work: str, repeat: int) -> None:
+def bench_get(t: Table, label: str, size: int, ours: Casengine, kubo: Kubo, cid: str, work: str, repeat: int,
+              unit: str = "MB/s") -> None:
     mine, theirs = [], []
     for i in range(repeat):
         for side, into, env in ((ours, mine, ENV), (kubo, theirs, kubo.env)):
             out = os.path.join(work, f"get-out-{i}")
             os.sync()
-            into.append((*run(side.cmd("get", cid, "-o", out), env=env), load()))
+            into.append(timed(side.cmd("get", cid, "-o", out), env))
             shutil.rmtree(out) if os.path.isdir(out) else os.remove(out)
-    t.row(f"get {label}", size, mine, theirs)
+    t.row(f"get {label}", size, mine, theirs, unit=unit)
 
 
 def bench_car(t: Table, size: int, ours: Casengine, kubo: Kubo, cid: str, work: str, repeat: int) -> None:
-    exports: dict[str, list] = {"casengine": [], "kubo": []}
+    exports: dict[str, list[Sample]] = {"casengine": [], "kubo": []}
     cars = {}
     for _ in range(repeat):
         for name, side, env in (("casengine", ours, ENV), ("kubo", kubo, kubo.env)):
             car = cars[name] = os.path.join(work, f"{name}.car")
-            with open(car, "wb") as f:
-                exports[name].append((*run(side.cmd("dag", "export", cid), stdout=f, env=env), load()))
+            exports[name].append(timed(side.cmd("dag", "export", cid), env, stdout=car))
     digests = {name: hashlib.sha256(open(car, "rb").read()).hexdigest() for name, car in cars.items()}
     assert len(set(digests.values())) == 1, f"the CARs differ: {digests}"
     os.remove(cars["kubo"])
     t.row("dag export (to a file)", size, exports["casengine"], exports["kubo"])
-    imports: dict[str, list] = {"casengine": [], "kubo": []}
+    imports: dict[str, list[Sample]] = {"casengine": [], "kubo": []}
     for i in range(repeat):
         for name in imports:
             side = Casengine(work, f"imp-c{i}") if name == "casengine" else Kubo(work, f"imp-k{i}")
             env = ENV if name == "casengine" else side.env
             os.sync()
-            imports[name].append((*run(side.cmd("dag", "import", cars["casengine"]), env=env), load()))
+            imports[name].append(timed(side.cmd("dag", "import", cars["casengine"]), env))
             shutil.rmtree(side.repo if name == "casengine" else side.env["IPFS_PATH"])
     t.row("dag import (fresh repo)", size, imports["casengine"], imports["kubo"])
     os.remove(cars["casengine"])
@@ -217,11 +250,11 @@ def main() -> None:
         os.remove(path)
         if "dir" in only:
             tree = os.path.join(work, "tree")
-            total = make_dir(tree, args.files)
+            make_dir(tree, args.files)
             dcid = ours.out("add", "-Q", "-r", tree)
             assert kubo.out("add", "-Q", "-r", tree) == dcid, "casengine and Kubo disagree on the tree's CID"
             shutil.rmtree(tree)
-            bench_get(t, f"{args.files} files", total, ours, kubo, dcid, work, args.repeat)
+            bench_get(t, f"{args.files} files", args.files, ours, kubo, dcid, work, args.repeat, "files/s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

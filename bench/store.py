@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -72,7 +71,9 @@ class PeakAnon:
 
 
 def rss_mib() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    """This process's own peak RSS: VmHWM (ru_maxrss would count the bench's own peak, see bench/measure.py)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmHWM:"))
 
 
 # -- children (python bench/store.py _child KIND ...) -------------------------------------------------

