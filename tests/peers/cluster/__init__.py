@@ -20,7 +20,6 @@ import signal
 import subprocess
 import tempfile
 import time
-import urllib.parse
 from pathlib import Path
 
 from ..kubo43 import Daemon as Kubo
@@ -33,7 +32,7 @@ CTL = HOME / "bin" / "ipfs-cluster-ctl"
 INSTALL = "bash tests/peers/cluster/setup.sh"
 PORTS = (9096, 9196)   # cluster swarm ports inside the namespace (its own, so they never clash)
 
-__all__ = ["Cluster", "Peer", "CTL", "INSTALL", "SERVICE", "VERSION", "installed"]
+__all__ = ["Cluster", "Peer", "CTL", "INSTALL", "SERVICE", "VERSION", "installed", "json_values", "rest"]
 
 
 def installed() -> bool:
@@ -68,13 +67,19 @@ def rest(sock: Path, method: str, path: str, timeout: float = 30, many: bool = F
         conn.close()
     if resp.status >= 300:
         raise RuntimeError(f"{method} {path}: HTTP {resp.status}: {body.strip()}")
-    decoder, values, at = json.JSONDecoder(), [], 0
-    while (at := len(body) - len(body[at:].lstrip())) < len(body):
-        value, at = decoder.raw_decode(body, at)
-        values.append(value)
+    values = json_values(body)
     if not many:
         return values[0] if values else None
     return values[0] if len(values) == 1 and isinstance(values[0], list) else values
+
+
+def json_values(text: str) -> list[object]:
+    """The JSON values of *text*, one after another (the REST API streams them, the ctl prints them)."""
+    decoder, values, at = json.JSONDecoder(), [], 0
+    while (at := len(text) - len(text[at:].lstrip())) < len(text):
+        value, at = decoder.raw_decode(text, at)
+        values.append(value)
+    return values
 
 
 class Peer:
@@ -130,10 +135,11 @@ class Peer:
     def rest(self, method: str, path: str, timeout: float = 30, many: bool = False) -> object:
         return rest(self.api_socket, method, path, timeout, many)
 
-    def ctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        """`ipfs-cluster-ctl --host <this peer's socket> --enc json ARGS` (host namespace)."""
-        return subprocess.run([str(CTL), "--host", self.api, "--enc", "json", *args], check=True,
+    def ctl(self, *args: str, timeout: float = 60) -> list[object]:
+        """What `ipfs-cluster-ctl --host <this peer's socket> --enc json ARGS` prints (host namespace)."""
+        done = subprocess.run([str(CTL), "--host", self.api, "--enc", "json", *args], check=True,
                               capture_output=True, text=True, timeout=timeout)
+        return json_values(done.stdout)
 
     def log(self) -> str:
         return (self.dir / "daemon.log").read_text(errors="replace")
