@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 
 import peers
@@ -26,7 +27,7 @@ from casengine.repo import Repo
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[cluster_peer.Cluster]:
     """Two cluster peers joined only to each other, each with its own offline Kubo 0.43.1."""
-    peers.require(needs_x86_64=False, tools=("unshare", "setpriv"))
+    peers.require(needs_x86_64=False, tools=("unshare", "setpriv", "nsenter", "ip", "ss"))
     for ok, what in ((kubo43_installed(), "bash tests/peers/kubo43/setup.sh"),
                      (cluster_peer.installed(), cluster_peer.INSTALL)):
         if not ok:
@@ -179,3 +180,18 @@ def test_the_cluster_answers_version_and_peers(cluster):
     assert {p["id"] for p in seen} == {p.id for p in cluster.peers} and not any(p["error"] for p in seen)
     # the same cluster as ipfs-cluster-ctl sees it from the host namespace, over the unix socket
     assert {p["id"] for p in cluster.peers[1].ctl("peers", "ls")} == {p.id for p in cluster.peers}
+
+
+def test_the_cluster_is_loopback_only(cluster):
+    """Its namespace has a loopback and nothing else; the peers listen on 127.0.0.1 (and unix sockets)
+    only and know no address but each other's."""
+    netns = f"--net=/proc/{cluster.netns.pid}/ns/net"
+    links = subprocess.run(["nsenter", netns, "ip", "-o", "link"], capture_output=True, text=True, check=True)
+    assert [line.split(":")[1].strip() for line in links.stdout.splitlines()] == ["lo"]
+    assert os.stat(f"/proc/{cluster.netns.pid}/ns/net").st_ino != os.stat("/proc/self/ns/net").st_ino
+    listening = subprocess.run(["nsenter", netns, "ss", "-Hltun"], capture_output=True, text=True, check=True)
+    local = {line.split()[4] for line in listening.stdout.splitlines()}
+    assert local == {f"127.0.0.1:{p.port}" for p in cluster.peers}
+    for peer in ClusterAPI(cluster.peers[0].api).peers():
+        assert all(a.startswith("/ip4/127.0.0.1/") for a in peer["addresses"] + peer["cluster_peers_addresses"])
+        assert peer["ipfs"]["addresses"] == []   # the Kubo daemons have no swarm addresses

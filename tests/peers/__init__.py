@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 # tool -> Debian package that provides it
-TOOLS = {"unshare": "util-linux", "setpriv": "util-linux", "node": "nodejs"}
+TOOLS = {"unshare": "util-linux", "setpriv": "util-linux", "nsenter": "util-linux", "node": "nodejs",
+         "ip": "iproute2", "ss": "iproute2"}
 
 
 def unsupported(*, needs_x86_64: bool) -> str | None:
