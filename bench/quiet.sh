@@ -2,8 +2,12 @@
 # Every figure of issue 18, one after another, on a quiet machine: casengine against Kubo 0.43.1
 # (and Kubo 0.22 where the issue measured it) in the same run, ratios and run-to-run ranges.
 #
-#     bash bench/quiet.sh            # the issue's sizes; about 25 minutes on the 2-core dev VM
-#     bash bench/quiet.sh --tiny     # every step at a tiny size, into a temporary directory (~3 min)
+#     bash bench/quiet.sh            # the issue's sizes: about 28 minutes on the 2-core dev VM
+#     bash bench/quiet.sh --tiny     # every step at a tiny size, into a temporary directory (~30 s)
+#
+# The 28 minutes are estimated from each step run small (not yet timed whole): startup ~0.2 min,
+# only-hash ~2, process ~1, kubo43 ~2, read ~9 (two gets of 100k files per side, ~3 min each at
+# ~1,200 files/s), report ~13 (8 GiB store adds, 2 per side, ~5 min).
 #
 # Steps (sizes as issue 18 names them; each writes bench/results/STEP.txt):
 #   startup    casengine add of a tiny file vs python3 -c "import json"; what each import loads
@@ -52,7 +56,7 @@ step startup "$PY" bench/startup.py --repeat "$STARTUP"
 step only-hash "$PY" bench/import_throughput.py --size-mib "$MIB" --repeat "$REPEAT" --busy
 step process "$PY" bench/import_throughput.py --size-mib "$PROC_MIB" --repeat "$REPEAT" --process-only
 step kubo43 "$PY" bench/kubo43.py --size-mib "$PROC_MIB" --repeat "$REPEAT"
-step read "$PY" bench/read.py --size-mib "$MIB" --files "$FILES" --repeat "$REPEAT"
+step read "$PY" bench/read.py --size-mib "$MIB" --files "$FILES" --repeat "$REPEAT" --dir-repeat 2
 step report "$PY" bench/report.py --repeat "$REPEAT" --store-repeat 2 "${REPORT[@]}" --out "$OUT"
 { echo; echo "Store add and the only-hash matrix as tables: results.md and store_sizes.md beside this file."
   echo "Total $(( ($(date +%s) - started) / 60 )) min, load at the end $(cut -d' ' -f1-3 /proc/loadavg)."; } >> "$summary"

@@ -1,6 +1,6 @@
 """Reading back, casengine against SHA-256 and against Kubo 0.43.1, same run, same data.
 
-    python bench/read.py [--size-mib 1024] [--files 100000] [--repeat 3] [--only cat,get,dir,car]
+    python bench/read.py [--size-mib 1024] [--files 100000] [--repeat 3] [--dir-repeat N] [--only cat,get,dir,car]
 
 * cat: the whole file, every block hashed, into /dev/null: in-process (``Exporter.cat`` with
   views, as ``casengine cat`` reads) and as a whole ``casengine cat`` process, against one core
@@ -226,6 +226,7 @@ def main() -> None:
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--files", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--dir-repeat", type=int, help="gets of the directory per side (default --repeat)")
     ap.add_argument("--only", default="cat,get,dir,car")
     args = ap.parse_args()
     only = set(args.only.split(","))
@@ -254,7 +255,8 @@ def main() -> None:
             dcid = ours.out("add", "-Q", "-r", tree)
             assert kubo.out("add", "-Q", "-r", tree) == dcid, "casengine and Kubo disagree on the tree's CID"
             shutil.rmtree(tree)
-            bench_get(t, f"{args.files} files", args.files, ours, kubo, dcid, work, args.repeat, "files/s")
+            bench_get(t, f"{args.files} files", args.files, ours, kubo, dcid, work, args.dir_repeat or args.repeat,
+                      "files/s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
