@@ -154,15 +154,22 @@ class Exporter:
         return self.node(link.cid)
 
     def links(self, node: Node) -> Iterator[tuple[str, pb.PBLink]]:
-        """(name, link) of every entry of a directory, through all HAMT shards, in link order.
-
-        A sub-shard linked twice is refused: in a real HAMT each sits at its own hash prefix,
-        and a shard tree that reuses one could list exponentially many entries.
-        """
+        """(name, link) of every entry of a directory, through all HAMT shards, in link order."""
         if node.type == DataType.DIRECTORY:
             for link in node.pb.links:
                 yield link.name or "", link
             return
+        for item in self.hamt_walk(node):
+            if not isinstance(item, Node):
+                yield item
+
+    def hamt_walk(self, node: Node) -> Iterator["tuple[str, pb.PBLink] | Node"]:
+        """A HAMT directory's entries as (name, link) and its sub-shards as Nodes when reached,
+        depth-first in link order.
+
+        A sub-shard linked twice is refused: in a real HAMT each sits at its own hash prefix,
+        and a shard tree that reuses one could list exponentially many entries.
+        """
         stack = [iter(hamt.entries(node.pb, node.fs))]
         shards: set[bytes] = set()
         while stack:
@@ -182,6 +189,7 @@ class Exporter:
             sub = self.node(link.cid)
             if sub.type != DataType.HAMT_SHARD:
                 raise UnixFSError(f"HAMT sub-shard {sub.cid} is not a shard")
+            yield sub
             stack.append(iter(hamt.entries(sub.pb, sub.fs)))
 
     # -- ls ---------------------------------------------------------------------------------------

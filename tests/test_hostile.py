@@ -31,6 +31,9 @@ from casengine.dag.unixfs import DataType, UnixFSData
 from casengine.errors import (CasError, CidNotFound, CorruptBlock, DagPbError, InvalidCid, NotADirectory,
                               UnixFSError, UnsafePath)
 from casengine.exporter import MAX_DEPTH, Exporter
+from casengine.gateway import carstream
+from casengine.gateway.params import CarParams
+from casengine.gateway.resolve import resolve
 from casengine.repo import Repo
 from casengine.stores.memory import MemoryStore
 
@@ -335,6 +338,10 @@ def test_hamt_lattice_is_refused_not_expanded(sandbox):
         ex.ls(node)
     assert sum(store.reads.values()) <= 9
     refused(ex, node, sandbox, UnixFSError, "linked twice")
+    store.reads.clear()
+    with pytest.raises(UnixFSError, match="linked twice"):   # the gateway's entity CAR of the shard
+        b"".join(carstream.body(ex, resolve(ex, f"/ipfs/{node}", node, []), CarParams(scope="entity")))
+    assert sum(store.reads.values()) <= 9
 
 
 # -- sizes ---------------------------------------------------------------------------------------------

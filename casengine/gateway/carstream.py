@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Iterator
 
 from .. import car
-from ..dag import hamt
 from ..dag.cid import DAG_PB, Cid
 from ..dag.links import links
 from ..dag.unixfs import DataType
@@ -124,18 +123,6 @@ def _file_range(exporter: Exporter, node: Node, lo: int, hi: int, depth: int) ->
 
 def _shards(exporter: Exporter, node: Node) -> Iterator[tuple[Cid, bytes]]:
     """Every sub-shard of a HAMT directory, depth-first (its entries' own blocks are not included)."""
-    stack = [iter(hamt.entries(node.pb, node.fs))]
-    while stack:
-        item = next(stack[-1], None)
-        if item is None:
-            stack.pop()
-            continue
-        name, link = item
-        if name is None:
-            if len(stack) > 64:
-                raise UnixFSError("HAMT nested deeper than its hash allows")
-            shard = exporter.node(link.cid)
-            if shard.type != DataType.HAMT_SHARD:
-                raise UnixFSError(f"HAMT sub-shard {shard.cid} is not a shard")
-            yield shard.cid, shard.block
-            stack.append(iter(hamt.entries(shard.pb, shard.fs)))
+    for item in exporter.hamt_walk(node):
+        if isinstance(item, Node):
+            yield item.cid, item.block
