@@ -112,3 +112,16 @@ class CarError(DecodeError):
 
 class HFCacheError(CasError, LookupError):
     """A repo or revision that is not in the Hugging Face cache, or a cache that is not one."""
+
+
+class BadRequest(CasError, ValueError):
+    """A gateway request answered with 400 (the text is Kubo's)."""
+
+
+class PathNotFound(CasError, LookupError):
+    """A gateway path (or a block on it) the store does not hold: 404, or for a CAR the blocks read
+    so far (*loaded*, which Kubo still sends)."""
+
+    def __init__(self, text: str, loaded: list):
+        super().__init__(text)
+        self.loaded = loaded

@@ -71,6 +71,8 @@ def test_stalled_and_vanishing_clients_cost_a_bounded_amount(big):
     request, 16 read a little and vanish: the server holds a bounded amount per client (not the response), and a
     client arriving meanwhile gets the whole CAR."""
     served, root, whole, leaf, data = big
+    for path in (f"/ipfs/{root}?format=car", f"/ipfs/{root}"):  # warm: the pools' threads and arenas exist
+        assert fetch(served.conn(), path)[0] == 200
     before = rss(served.proc.pid)
     request = f"GET /ipfs/{root}?format=car HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
     stalled = []

@@ -8,6 +8,7 @@ does, so Kubo, Helia's verified-fetch and casengine's own gateway tier can read 
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Callable
 
 from ..stores.base import Blockstore
@@ -30,6 +31,7 @@ def serve(store: Blockstore, listen: str = DEFAULT_LISTEN, *, deserialized: bool
     from .http import serve_forever
 
     host, port = parse_listen(listen)
+    _return_freed_blocks()
     main = serve_forever(Gateway(store, deserialized=deserialized), host, port, ready, workers)
     try:
         import uvloop
@@ -37,3 +39,20 @@ def serve(store: Blockstore, listen: str = DEFAULT_LISTEN, *, deserialized: bool
         asyncio.run(main)
     else:
         uvloop.run(main)
+
+
+def _return_freed_blocks() -> None:
+    """Give blocks (256 KiB and up) their own mappings, unmapped when freed (glibc ``mallopt``).
+
+    glibc raises its mmap threshold when such a buffer is freed, so later blocks come from the
+    worker threads' arenas and stay resident after their clients stall or go: 48 stalled clients
+    left 225-243 MiB resident where their read-ahead is about 160; with the threshold fixed, 175.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).mallopt(-3, 128 << 10)   # M_MMAP_THRESHOLD (fixed: no dynamic raise)
+    except (OSError, AttributeError):      # not glibc
+        pass

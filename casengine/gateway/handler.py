@@ -7,14 +7,14 @@ from __future__ import annotations
 import html
 
 from .. import car
-from ..errors import CasError, CidNotFound
+from ..errors import BadRequest, CasError, CidNotFound, PathNotFound
 from ..exporter import Exporter
 from ..stores.base import Blockstore
 from . import carstream, unixfs
 from .headers import CORS, IMMUTABLE, car_etag, disposition, field_safe, ipfs_uri
 from .http import Request, Response, plain, reason
-from .params import CAR, RAW, BadRequest, car_params, response_format
-from .resolve import NotFound, clean, missing, resolve, split
+from .params import CAR, RAW, car_params, response_format
+from .resolve import clean, missing, resolve, split
 
 ALLOW = [("Allow", "GET"), ("Allow", "HEAD"), ("Allow", "OPTIONS")]
 _UNSERVED = ("application/x-tar", "application/json", "application/cbor", "application/vnd.ipld.dag-json",
@@ -39,7 +39,7 @@ class Gateway:
             out = self._get(request)
         except BadRequest as e:
             out = web_error(request, 400, str(e))
-        except NotFound as e:
+        except PathNotFound as e:
             out = web_error(request, 404, str(e))
         except CasError as e:
             out = web_error(request, 500, f"failed to resolve {request.path}: {e}")
@@ -66,7 +66,7 @@ class Gateway:
         if request.header("cache-control") == "only-if-cached":
             try:
                 resolve(self.exporter, path, root, segments)
-            except NotFound:
+            except PathNotFound:
                 return web_error(request, 412, f'"{path}" not in local datastore')
             if request.method == "HEAD":
                 return Response(200, base)
@@ -123,7 +123,7 @@ class Gateway:
         try:
             resolved = resolve(self.exporter, path, root, segments)
             roots, body = resolved.roots, carstream.body(self.exporter, resolved, params)
-        except NotFound as e:
+        except PathNotFound as e:
             if not segments:     # Kubo starts the CAR, then fails on the missing root block
                 roots, body = [root], _failing(root, e)
             else:
@@ -133,7 +133,7 @@ class Gateway:
         return Response(200, headers, body, truncated=carstream.TRUNCATED)
 
 
-def _failing(root, error: NotFound):
+def _failing(root, error: PathNotFound):
     yield car.header([root])
     raise CidNotFound(root, str(error))
 

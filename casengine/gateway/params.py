@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..errors import BadRequest
 from .http import Request
 
 RAW = "application/vnd.ipld.raw"
@@ -21,10 +22,6 @@ FORMATS = {"raw": RAW, "car": CAR, "tar": TAR, "json": JSON, "cbor": CBOR, "dag-
            "dag-cbor": DAG_CBOR, "ipns-record": IPNS_RECORD}
 _ACCEPTED_PREFIXES = ("application/vnd.ipld", "application/vnd.ipfs", TAR, JSON, CBOR)
 _INT64 = 1 << 63
-
-
-class BadRequest(ValueError):
-    """A request the gateway answers with 400 (the text is Kubo's)."""
 
 
 def media_type(value: str) -> tuple[str, dict[str, str]]:

@@ -14,22 +14,13 @@ from dataclasses import dataclass, field
 from ..dag import hamt
 from ..dag.cid import DAG_PB, RAW, Cid
 from ..dag.unixfs import DataType
-from ..errors import CasError, CidNotFound, DecodeError
+from ..errors import BadRequest, CidNotFound, DecodeError, PathNotFound
 from ..exporter import Exporter, Node
-from .params import BadRequest
 
 
-class NotFound(CasError, LookupError):
-    """A path (or a block on it) this store does not hold: 404, or for a CAR the blocks read so far."""
-
-    def __init__(self, text: str, loaded: list[tuple[Cid, bytes]]):
-        super().__init__(text)
-        self.loaded = loaded
-
-
-def missing(path: str, cid: Cid, loaded: list[tuple[Cid, bytes]]) -> NotFound:
+def missing(path: str, cid: Cid, loaded: list[tuple[Cid, bytes]]) -> PathNotFound:
     """The 404 of a block this store lacks, in Kubo's (offline) words."""
-    return NotFound(f"failed to resolve {path}: block was not found locally (offline): ipld: could not find {cid}",
+    return PathNotFound(f"failed to resolve {path}: block was not found locally (offline): ipld: could not find {cid}",
                     loaded)
 
 
@@ -70,15 +61,15 @@ class Resolved:
 
 
 def resolve(exporter: Exporter, path: str, root: Cid, segments: list[str]) -> Resolved:
-    """Walk *segments* from *root*; NotFound (with the blocks read) where a block or a name is missing."""
+    """Walk *segments* from *root*; PathNotFound (with the blocks read) where a block or a name is missing."""
     out = Resolved(path, root, segments, roots=[root])
     node = _load(exporter, root, out, path)
     for name in segments:
         if not node.is_dir or node.cid.codec != DAG_PB:
-            raise NotFound(f'failed to resolve {path}: no link named "{name}" under {node.cid}', out.loaded)
+            raise PathNotFound(f'failed to resolve {path}: no link named "{name}" under {node.cid}', out.loaded)
         link = _lookup(exporter, node, name, out, path)
         if link is None:
-            raise NotFound(f'failed to resolve {path}: no link named "{name}" under {node.cid}', out.loaded)
+            raise PathNotFound(f'failed to resolve {path}: no link named "{name}" under {node.cid}', out.loaded)
         node = _load(exporter, link, out, path)
         out.roots.append(link)
     out.node = node

@@ -10,12 +10,13 @@ from typing import Iterator
 
 from ..dag.cid import DAG_CBOR, DAG_PB, RAW, Cid
 from ..dag.unixfs import DataType
+from ..errors import PathNotFound
 from ..exporter import Exporter, Node
 from . import mime
 from .headers import IMMUTABLE, disposition, path_escape
 from .http import Request, Response, plain
 from .params import byte_ranges
-from .resolve import NotFound, Resolved, resolve
+from .resolve import Resolved, resolve
 
 DAG_JSON = 0x0129
 _CODEC_TYPES = {DAG_CBOR: "application/vnd.ipld.dag-cbor", DAG_JSON: "application/vnd.ipld.dag-json",
@@ -87,7 +88,7 @@ def _directory(exporter: Exporter, request: Request, resolved: Resolved, base: l
         return Response(301, base + [("Content-Type", "text/html; charset=utf-8"), ("Location", where)], body)
     try:
         index = resolve(exporter, resolved.path.rstrip("/") + "/index.html", resolved.cid, ["index.html"])
-    except NotFound:
+    except PathNotFound:
         index = None
     if index is not None:
         if not index.node.is_file:
