@@ -271,6 +271,8 @@ class Exporter:
         pos = len(data)
         if lo < pos:
             yield memoryview(data)[lo:min(hi, pos)]
+        if not links:  # a leaf: nothing more to read
+            return
         wanted = []  # (link, start, end) of the children that overlap [lo, hi)
         for link, size in zip(links, fs.blocksizes):
             start, pos = pos, pos + size

@@ -123,6 +123,24 @@ def _decode_time(buf: bytes) -> UnixTime:
     return UnixTime(seconds, nanos)
 
 
+_FILE_DATA = b"\x08\x02\x12"  # Type=File, then the Data field: how every file leaf Kubo writes begins
+
+
+def _file_leaf(buf: bytes | memoryview) -> UnixFSData | None:
+    """A file leaf of exactly Type, Data and Filesize, as Kubo writes them (a quarter of a
+    verified cat's decoding time went to reading them field by field); None for anything else,
+    which the general reader below judges."""
+    try:
+        size, pos = varint.decode(buf, 3, UnixFSError)
+        end = pos + size
+        if len(buf) <= end or buf[end] != 0x18:
+            return None
+        filesize, last = varint.decode(buf, end + 1, UnixFSError)
+    except UnixFSError:
+        return None
+    return UnixFSData(DataType.FILE, buf[pos:end], filesize) if last == len(buf) else None
+
+
 def decode(buf: bytes | memoryview | None) -> UnixFSData:
     """Decode a UnixFS Data message; unknown fields are skipped as protobuf readers do. From a
     memoryview, the data field is a view of it (a leaf's content, not copied)."""
@@ -130,6 +148,8 @@ def decode(buf: bytes | memoryview | None) -> UnixFSData:
         raise UnixFSError("dag-pb node has no Data: not a UnixFS node")
     if not isinstance(buf, memoryview):
         buf = bytes(buf)
+    if buf[:3] == _FILE_DATA and (leaf := _file_leaf(buf)) is not None:
+        return leaf
     typ = data = filesize = hash_type = fanout = mode = mtime = None
     blocksizes: list[int] = []
     for num, wt, val in _fields(buf):
