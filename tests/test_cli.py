@@ -166,9 +166,11 @@ def test_progress_bars_only_on_a_terminal(tmp_path):
     repo = tmp_path / "repo"
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(3 << 20))
-    code, out, err = cli(repo, "add", "-Q", str(big), tty=True)
+    code, out, err = cli(repo, "add", str(big), tty=True)
     assert code == 0 and is_bar(err, "add") and "3.00M/3.00M" in err
-    cid = out.decode().strip()
+    cid = out.decode().split()[1]
+    code, out, err = cli(repo, "add", "-Q", str(big), tty=True)  # as in Kubo, -q/-Q/--silent: no bar
+    assert (code, out.decode().strip(), err) == (0, cid, "")
     code, out, err = cli(repo, "add", "-Q", str(big), tty=False)        # a pipe: silent
     assert (code, out.decode().strip(), err) == (0, cid, "")
     code, out, err = cli(repo, "add", "-Q", "--no-progress", str(big), tty=True)

@@ -3,10 +3,17 @@ texts, escaped names, spellings of flags and output lines (issue 17)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
+import select
+import struct
 import subprocess
+import sys
 import tempfile
+import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +21,7 @@ import pytest
 from casengine.cli import main
 from casengine.repo import Repo
 
+ROOT = Path(__file__).resolve().parents[1]
 KUBO = Path(os.environ.get("KUBO43_HOME") or Path.home() / ".cache" / "casengine-peers" / "kubo-0.43.1") / "bin" / "ipfs"
 
 
@@ -176,3 +184,99 @@ def test_the_router_says_trying_the_next_tier_only_when_there_is_one(tmp_path, c
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 2 and warnings[0].endswith("; trying the next tier")
     assert warnings[1].startswith("cat on tier second failed") and "next tier" not in warnings[1]
+
+
+def at_terminal(argv: list[str], env: dict, typed: bytes = b"", cwd=None) -> tuple[int, bytes]:
+    """Exit code and what a terminal (80 columns, no echo) shows while *argv* runs with stdin,
+    stdout and stderr on it, after *typed* and Ctrl-D were typed."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    mode = termios.tcgetattr(slave)
+    mode[3] &= ~termios.ECHO
+    termios.tcsetattr(slave, termios.TCSANOW, mode)
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd)
+    os.close(slave)
+    os.write(master, typed + b"\x04")
+    shown, deadline = b"", time.monotonic() + 60
+    while select.select([master], [], [], max(0, deadline - time.monotonic()))[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    if proc.poll() is None and time.monotonic() > deadline:
+        proc.kill()
+        pytest.fail(f"{argv} still waits at the terminal after 60 s; it showed {shown!r}")
+    return proc.wait(timeout=60), shown
+
+
+def ours_at_terminal(repo: Path, *argv: str, typed: bytes = b"", cwd=None) -> tuple[int, bytes]:
+    env = dict(os.environ, CASENGINE_REPO=str(repo), PYTHONPATH=str(ROOT))
+    env.pop("CASENGINE_DISABLE_PROGRESS_BARS", None)
+    return at_terminal([sys.executable, "-m", "casengine", *argv], env, typed, cwd)
+
+
+def kubos_at_terminal(kubo_cli: OfflineKubo, *argv: str, typed: bytes = b"", cwd=None) -> tuple[int, bytes]:
+    return at_terminal(["unshare", "--net", str(KUBO), "--offline", *argv], kubo_cli.env, typed, cwd)
+
+
+def test_add_with_no_argument_at_a_terminal_reads_it_as_kubo(repo, kubo_cli):
+    """Kubo says it reads stdin and one Ctrl-D ends it (casengine waited for a second one: its
+    buffered stdin read past the terminal's only empty read); the file is named by its CID."""
+    for argv in (["add"], ["add", "-"], ["add", "--pin=false", "-"]):
+        for typed in (b"hello\n", b""):
+            code, shown = kubos_at_terminal(kubo_cli, *argv, typed=typed)
+            assert code == 0 and shown.startswith(b"ipfs: Reading from /dev/stdin; send Ctrl-d to stop.\r\n")
+            code, mine = ours_at_terminal(repo, *argv, typed=typed)
+            assert code == 0 and mine.startswith(b"casengine: Reading from /dev/stdin; send Ctrl-d to stop.\r\n")
+            added = re.findall(rb"added Qm\w+ Qm\w+\r\n", shown)
+            assert len(added) == 1 and added[0] in mine, (argv, typed, shown, mine)
+
+
+def test_quiet_turns_the_bar_off_at_a_terminal_as_in_kubo(repo, tmp_path, kubo_cli):
+    """-q, -Q and --silent: no bar at a terminal unless -p is given (Kubo's add PreRun)."""
+    (tmp_path / "f.txt").write_bytes(b"words\n")
+    for flags in (["-q"], ["-Q"], ["--silent"], ["-q", "-p=false"], ["-Q", "--pin=false"]):
+        theirs = kubos_at_terminal(kubo_cli, "add", *flags, "f.txt", cwd=tmp_path)
+        assert ours_at_terminal(repo, "add", *flags, "f.txt", cwd=tmp_path) == theirs, flags
+    for flags in (["-q", "-p"], ["-Q", "--progress=true"], []):  # a bar, then the same lines
+        code, shown = kubos_at_terminal(kubo_cli, "add", *flags, "f.txt", cwd=tmp_path)
+        code2, mine = ours_at_terminal(repo, "add", *flags, "f.txt", cwd=tmp_path)
+        assert code == code2 == 0 and b"6 B / 6 B" in shown and b"add: 100%" in mine, flags
+        lines = re.findall(rb"(?:added )?Qm\w+(?: f.txt)?\r\n", shown)
+        assert len(lines) == 1 and lines[0] in mine, (flags, shown, mine)
+
+
+def test_bool_flags_take_values_short_or_long_as_kubo(repo, tree, kubo_cli, capsysbinary, monkeypatch):
+    """go-ipfs-cmds: `-p=false`, `-r=true`, `--recursive=false` on any bool, in strconv.ParseBool's
+    spellings (T, 0, True); argparse refused a value after a short flag or a switch."""
+    monkeypatch.chdir(tree.parent)
+    for argv in (["add", "-p=false", "tree/a.txt"], ["add", "-n=false", "tree/a.txt"], ["add", "-Q", "-r=true", "tree"],
+                 ["add", "-Q", "-w=false", "tree/a.txt"], ["add", "-Q", "-H=false", "-r=1", "tree"],
+                 ["add", "--recursive=false", "-Q", "tree/a.txt"], ["add", "-r=0", "-Q", "tree"],
+                 ["add", "-Q=false", "--quiet=True", "tree/a.txt"], ["add", "--pin=T", "-t=F", "-Q", "tree/a.txt"],
+                 ["add", "-n=true", "-Q=true", "-r=t", "tree"], ["ls", "-s=false", "-v=true", "--size=0",
+                                                                 "QmZLRFWaz9Kypt2ACNMDzA5uzACDRiCqwdkNSP1UZsu56D"]):
+        assert ours(capsysbinary, *argv) == kubos(kubo_cli, *argv), argv
+    for argv in (["add", "--pin=yes", "tree/a.txt"], ["add", "-p=maybe", "tree/a.txt"]):
+        code, _, err = kubos(kubo_cli, *argv)
+        mine = ours(capsysbinary, *argv)
+        assert code == 1 and mine[0] == 2 and err.removeprefix(b"Error: ").rstrip() in mine[2], (argv, mine)
+
+
+def test_cat_progress_as_kubo(repo, tmp_path, kubo_cli, capsysbinary):
+    """cat -p/--progress[=BOOL]: a bar only for 8 MiB or more (Kubo's progressBarMinSize)."""
+    (tmp_path / "big").write_bytes(os.urandom((8 << 20) + 5))
+    (tmp_path / "small").write_bytes(b"small\n")
+    cids = [kubo_cli.cli("add", "-Q", str(tmp_path / n)).stdout.decode().strip() for n in ("big", "small")]
+    assert [ours(capsysbinary, "add", "-Q", str(tmp_path / n))[1].decode().strip() for n in ("big", "small")] == cids
+    big, small = cids
+    for argv, bar in ((["-p", big], True), (["--progress", small, big], True), (["-p=false", big], False),
+                      (["-p", small], False), (["-p", "-l", "100", big], False), (["-p", "-o", "5", big], True),
+                      (["-p", "-o", "6", big], False)):
+        code, out, err = ours(capsysbinary, "cat", *argv)
+        theirs = kubos(kubo_cli, "cat", *argv)
+        assert (code, out) == theirs[:2] and bool(err) == bool(theirs[2]) == bar, argv

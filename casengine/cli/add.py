@@ -137,7 +137,9 @@ def run(args: argparse.Namespace) -> int:
         emit(args, {"Name": name, "Hash": cid, "Size": str(ref.tsize)},
              cid if args.quiet else f"added {cid} {esc_name(name)}")
 
-    sources = [NamedStream(args.stdin_name, sys.stdin.buffer) if p == "-" else p for p in args.paths or ["-"]]
+    if args.progress is None and (args.quiet or args.quieter or args.silent):
+        args.progress = False  # Kubo: -q, -Q and --silent turn the bar off unless -p is given
+    sources = [NamedStream(args.stdin_name, stdin()) if p == "-" else p for p in args.paths or ["-"]]
     files = [p for p in sources if not isinstance(p, NamedStream)]
     total = total_size(files) if wanted(args.progress) and len(files) == len(sources) else None
     with bar("add", total, args.progress) as progress, reporting(progress):
@@ -149,6 +151,16 @@ def run(args: argparse.Namespace) -> int:
     if args.quieter and not args.silent and not args.json:
         print(last[0])
     return 0
+
+
+def stdin():
+    """Standard input to add. At a terminal Kubo says so first (go-ipfs-cmds maybeWrapStdin), and
+    one Ctrl-D ends it: the unbuffered stream, since a buffered one reads past the only empty read
+    the terminal gives."""
+    if not sys.stdin.isatty():
+        return sys.stdin.buffer
+    print("casengine: Reading from /dev/stdin; send Ctrl-d to stop.", file=sys.stderr, flush=True)
+    return sys.stdin.buffer.raw
 
 
 def total_size(paths: list[str]) -> int:

@@ -17,9 +17,10 @@ if TYPE_CHECKING:
     from ..exporter import Exporter
 
 class BoolFlagParser(argparse.ArgumentParser):
-    """A parser whose Kubo bool options stand alone: a bare ``--pin`` means ``--pin=true`` and a
-    value is taken only after '=', as in Kubo. Each parser knows its own (``--recursive`` is a bool
-    of ``pin add`` but a switch of ``add``); subparsers are of this class too."""
+    """A parser whose Kubo bool options read as go-ipfs-cmds reads them: a bare ``--pin`` means
+    ``--pin=true`` and a value is taken only after '=', on short flags too (``-p=false``,
+    ``-r=true``), in strconv.ParseBool's spellings. Each parser knows its own (``--recursive`` is a
+    bool of ``pin add`` but a switch of ``add``); subparsers are of this class too."""
 
     bool_flags: frozenset[str] = frozenset()
 
@@ -27,17 +28,35 @@ class BoolFlagParser(argparse.ArgumentParser):
         if args is not None:
             args = list(args)
             end = args.index("--") if "--" in args else len(args)
-            args = [f"{a}=true" if i < end and a in self.bool_flags else a for i, a in enumerate(args)]
+            args = [w for i, a in enumerate(args) for w in (self._as_kubo_reads(a) if i < end else [a])]
         return super().parse_known_args(args, namespace)
+
+    def _as_kubo_reads(self, word: str) -> list[str]:
+        """*word* as argparse should see it: ``--x`` of a bool is ``--x=true``; ``-x=V``/``--x=V``
+        of a switch is the bool option of its dest given V, or the bare switch (V true) or nothing."""
+        if word in self.bool_flags:
+            return [f"{word}=true"]
+        flag, eq, value = word.partition("=")
+        action = self._option_string_actions.get(flag) if eq and flag.startswith("-") else None
+        if action is None or action.nargs != 0:
+            return [word]
+        partner = next((o for a in self._actions if a.dest == action.dest and a.type is parse_bool
+                        for o in a.option_strings if o.startswith("--")), None)
+        if partner is not None:
+            return [f"{partner}={value}"]
+        try:
+            return [flag] if parse_bool(value) else []
+        except argparse.ArgumentTypeError as e:
+            self.error(f"argument {flag}: {e}")
 
 
 def parse_bool(text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("true", "1", "yes"):
+    """A bool as go-ipfs-cmds parses one (Go's strconv.ParseBool), refused in its words."""
+    if text in ("1", "t", "T", "TRUE", "true", "True"):
         return True
-    if value in ("false", "0", "no"):
+    if text in ("0", "f", "F", "FALSE", "false", "False"):
         return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    raise argparse.ArgumentTypeError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
 
 
 def add_bool(parser: argparse.ArgumentParser, long: str, short: str | None = None, *,

@@ -8,13 +8,14 @@ import sys
 from contextlib import closing
 
 from ..dag.unixfs import DataType
-from ..errors import InvalidOption
-from ..progress import bar
+from ..errors import InvalidOption, IsADirectory
+from ..progress import bar, counting
 from .common import add_bool, add_gateway, add_progress, cid_text, emit, esc_name, open_repo, reader
 from .longls import format_mode, format_mtime
 
 #: Kubo's ls JSON "Type": the UnixFS type number, HAMT shards shown as directories, raw leaves as files.
 _LS_TYPES = {DataType.DIRECTORY: 1, DataType.HAMT_SHARD: 1, DataType.METADATA: 1, DataType.SYMLINK: 4}
+CAT_BAR_MIN = 8 << 20
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--offset", type=int, default=0, help="byte offset to start at")
     p.add_argument("-l", "--length", type=int, default=None, help="maximum number of bytes")
     add_gateway(p)
+    add_progress(p)
     p.set_defaults(func=cat)
 
     p = sub.add_parser("get", help="write a file or directory to disk (like `ipfs get`)")
@@ -54,21 +56,27 @@ def cat(args: argparse.Namespace) -> int:
     with open_repo(args) as repo:
         # whole files come from gateways as one CAR each; a range reads through block by block
         ex = reader(args, repo, whole=args.paths if args.offset == 0 and args.length is None else ())
-        offset, remaining = args.offset, args.length
-        for path in args.paths:
-            if remaining == 0:
-                break
-            node = ex.resolve(path)
-            size = node.file_size()
-            if offset > size:
-                offset -= size
-                continue
-            with closing(ex.cat(node, offset, remaining, views=True)) as pieces:
-                for piece in pieces:
-                    out.write(piece)
-                    if remaining is not None:
-                        remaining -= len(piece)
-            offset = 0
+        nodes = [ex.resolve(path) for path in args.paths] if args.length != 0 else []  # Kubo: all first
+        if any(n.is_dir for n in nodes):
+            raise IsADirectory("this dag node is a directory")
+        total = max(0, sum(n.file_size() for n in nodes) - args.offset)
+        total = total if args.length is None else min(total, args.length)
+        # Kubo's bar: only for 8 MiB or more (cat.go progressBarMinSize), when -p or at a terminal
+        with bar("cat", total, args.progress if total >= CAT_BAR_MIN else False) as progress:
+            offset, remaining = args.offset, args.length
+            for node in nodes:
+                if remaining == 0:
+                    break
+                size = node.file_size()
+                if offset > size:
+                    offset -= size
+                    continue
+                with closing(ex.cat(node, offset, remaining, views=True)) as pieces:
+                    for piece in counting(pieces, progress, len):
+                        out.write(piece)
+                        if remaining is not None:
+                            remaining -= len(piece)
+                offset = 0
     out.flush()
     return 0
 
