@@ -340,7 +340,7 @@ class Exporter:
             os.mkdir(name, 0o755, dir_fd=dir_fd)
             fd = open_dir(dir_fd, name)
             try:
-                self._write_tree(node, fd, progress)
+                self._write_tree(node, fd, progress, fresh=True)
             finally:
                 os.close(fd)
         elif node.type == DataType.SYMLINK:
@@ -349,11 +349,14 @@ class Exporter:
         else:
             self._write_file(node, dir_fd, name, progress)
 
-    def _write_tree(self, root: Node, root_fd: int, progress: Progress | None) -> None:
+    def _write_tree(self, root: Node, root_fd: int, progress: Progress | None, fresh: bool = False) -> None:
         """Entries of *root* into the open directory *root_fd*: iterative, so depth cannot overflow.
 
         Each level holds its open directory and the names written in it so far (a second entry of
         the same name, say a directory after a symlink, is refused rather than merged or followed).
+        Into an existing directory each file is replaced atomically; into a *fresh* one (a new
+        tree being built under a temporary name, renamed into place whole) files are written
+        where they go (a rename per file was a fifth of a get of many small files).
         """
         stack: list[tuple[Iterator[tuple[str, pb.PBLink]], int, set[str], Node]] = [
             (self.links(root), root_fd, set(), root)]
@@ -381,6 +384,8 @@ class Exporter:
                     except FileExistsError:
                         pass
                     stack.append((self.links(child), open_dir(fd, name), set(), child))
+                elif fresh:
+                    self._write_entry(child, fd, name, progress)
                 else:
                     self._write_atomically(child, fd, name, progress)
         finally:
