@@ -148,8 +148,10 @@ class GatewayTier(RemoteTier):
         raise (RemoteTimeout if all("no answer" in e for e in errors) else RemoteError)(
             f"no gateway gave block {cid}: " + "; ".join(errors))
 
-    def get_many(self, cids: Iterable[Cid], *, verified: bool = True, ahead: int | None = None) -> Iterator[bytes]:
-        """The blocks of *cids* in order, up to ``parallel`` requests in flight (each verified)."""
+    def get_many(self, cids: Iterable[Cid], *, verified: bool = True, ahead: int | None = None,
+                 views: bool = False) -> Iterator[bytes]:
+        """The blocks of *cids* in order, up to ``parallel`` requests in flight (each verified;
+        bytes of their own, so *views* changes nothing)."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="casengine-gateway")
         pending: deque[Future] = deque()
