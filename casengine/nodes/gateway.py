@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 from .. import car
 from ..dag.cid import RAW, Cid
 from ..dag.links import links
-from ..errors import CasError, DecodeError, InvalidOption, RemoteError, RemoteTimeout
+from ..errors import CasError, CorruptBlock, DecodeError, InvalidOption, RemoteError, RemoteTimeout
 from ..options import ImportOptions
 from ..stores.base import BatchWriter, Blockstore, Buffer, verify
 from .deadline import Deadline
@@ -46,6 +46,18 @@ def _address(url: str) -> ApiAddress:
     if parts.scheme != "http" or not parts.hostname:
         raise InvalidOption(f"unsupported gateway {url!r} (want http://HOST:PORT or unix:///PATH)")
     return ApiAddress(parts.hostname, parts.port or 80)
+
+
+def _failure(what: str, errors: list[tuple[str, BaseException]], cid: Cid | None = None) -> CasError:
+    """The error of a request every gateway failed (*errors*: each gateway's): CorruptBlock when
+    each sent bytes that are not block *cid* (corrupting or lying gateways), RemoteTimeout when
+    none answered in time, else RemoteError; the text names every gateway's failure."""
+    text = what + ": " + "; ".join(f"{url}: {e}" for url, e in errors)
+    if cid is not None and errors and all(isinstance(e, CorruptBlock) for _, e in errors):
+        return CorruptBlock(cid, text)
+    if errors and all(isinstance(e, TimeoutError) for _, e in errors):
+        return RemoteTimeout(text)
+    return RemoteError(text)
 
 
 class GatewayTier(RemoteTier):
@@ -137,7 +149,7 @@ class GatewayTier(RemoteTier):
                 data = self._block(url, cid)
             except (CasError, OSError, http.client.HTTPException, ValueError) as e:
                 self._failed(url, e)
-                errors.append(f"{url}: {e}")
+                errors.append((url, e))
                 continue
             if data is not None:
                 self._worked(url)
@@ -145,8 +157,7 @@ class GatewayTier(RemoteTier):
             missing += 1
         if missing:
             return None
-        raise (RemoteTimeout if all("no answer" in e for e in errors) else RemoteError)(
-            f"no gateway gave block {cid}: " + "; ".join(errors))
+        raise _failure(f"no gateway gave block {cid}", errors, cid)
 
     def get_many(self, cids: Iterable[Cid], *, verified: bool = True, ahead: int | None = None,
                  views: bool = False) -> Iterator[bytes]:
@@ -189,18 +200,18 @@ class GatewayTier(RemoteTier):
     # -- node verbs --------------------------------------------------------------------------------
     def version(self) -> str:
         """The first gateway that answers the ``bafkqaaa`` probe; RemoteError if none does."""
-        errors = []
+        errors: list[tuple[str, BaseException]] = []
         for url in self._ordered():
             try:
                 resp = self._open(url, "/ipfs/bafkqaaa?format=raw", _RAW, f"{url} probe")
                 resp.read(1024)
                 if resp.status == 200:
                     return f"trustless gateway {url}"
-                errors.append(f"{url}: HTTP {resp.status}")
+                errors.append((url, RemoteError(f"HTTP {resp.status}")))
             except (OSError, http.client.HTTPException, RemoteError) as e:
                 self._failed(url, e)
-                errors.append(f"{url}: {e}")
-        raise RemoteError("no gateway answers: " + "; ".join(errors))
+                errors.append((url, e))
+        raise _failure("no gateway answers", errors)
 
     def block_put(self, data: Buffer, codec: str = "raw", hash: str = "sha2-256") -> Cid:
         raise RemoteError("a trustless gateway is read-only")
