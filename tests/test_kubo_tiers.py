@@ -2,7 +2,7 @@
 test body for both): Kubo 0.43.1's offline daemon, its API on a unix socket (`/unix/...`, as
 Kubo's --api spells it), and js-ipfs 0.66.1's server on 127.0.0.1 (a TCP address, and the other
 dialect of the API). The nodes themselves (every verb, not found, timeouts, lying peers) are
-proven by the NodeTests in tests/test_nodes.py; here: the router's environment, read-through,
+proven by the NodeTests (tests/node_tests.py) in tests/test_nodes.py; here: the router's environment, read-through,
 fallback when the peer stops, `casengine push`, and what no peer can be made to do."""
 from __future__ import annotations
 
