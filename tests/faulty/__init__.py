@@ -5,6 +5,8 @@
   trickles, fails with Kubo's error envelope, hangs up, or never answers, per command.
 * :mod:`faulty.kubo_cmd`: a ``KUBO_CMD`` for the CLI tier that hangs, trickles, prints garbage,
   prints a wrong CID, or exits non-zero.
+* :mod:`faulty.gateway`: a trustless gateway in front of a real one (``casengine serve``, Kubo's)
+  that flips a byte of its answers or answers for other content.
 
 Real sockets and real processes: what is under test is casengine's client, not a mock of it.
 """
