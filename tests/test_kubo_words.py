@@ -8,6 +8,7 @@ import json
 import os
 import re
 import select
+import shutil
 import struct
 import subprocess
 import sys
@@ -280,3 +281,79 @@ def test_cat_progress_as_kubo(repo, tmp_path, kubo_cli, capsysbinary):
         code, out, err = ours(capsysbinary, "cat", *argv)
         theirs = kubos(kubo_cli, "cat", *argv)
         assert (code, out) == theirs[:2] and bool(err) == bool(theirs[2]) == bar, argv
+
+
+def _without_times(tar: bytes) -> bytes:
+    """*tar* with each entry's mtime and checksum fields zeroed (for entries whose time is made up)."""
+    import io
+    import tarfile
+
+    out = bytearray(tar)
+    with tarfile.open(fileobj=io.BytesIO(tar)) as t:
+        for m in t.getmembers():
+            out[m.offset_data - 512 + 136:m.offset_data - 512 + 156] = bytes(20)
+    return bytes(out)
+
+
+def _written(where: Path, made_up_times: bool) -> dict[str, bytes]:
+    """The files in *where*: a tar as is (times zeroed if made up), a gzip's header and its content."""
+    import gzip
+
+    out = {}
+    for f in sorted(where.iterdir()):
+        data = f.read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            out[f.name + " header"], data = data[:10], gzip.decompress(data)
+        out[f.name] = _without_times(data) if made_up_times and b"ustar\x0000" in data[:512] else data
+    return out
+
+
+def test_get_archive_and_compress_as_kubo(repo, tmp_path, kubo_cli, capsysbinary, monkeypatch):
+    """get -a/--archive, -C/--compress, -l/--compression-level (issue 17 item 10): the same file
+    names and lines, the tar byte for byte (USTAR, a long path split into prefix and name, PAX for
+    non-ASCII and overlong paths and a time before 1970), gzip's header and content."""
+    d = tmp_path / "tree"
+    deep = d / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    (deep / ("f" * 90)).write_bytes(b"deep\n")
+    (d / "ünï.txt").write_bytes(b"u\n")
+    (d / "tab\tname").write_bytes(b"t\n")
+    (d / "big.bin").write_bytes(os.urandom(600_000))
+    (d / "empty").mkdir()
+    (d / "link").symlink_to("big.bin")
+    roots = []
+    for meta in (["--mtime=1700000000", "--mode=0750"], ["--mtime=-5", "--mtime-nsecs=600000000"], []):
+        theirs = kubo_cli.cli("add", "-Q", "-r", *meta, str(d)).stdout.decode().strip()
+        assert ours(capsysbinary, "add", "-Q", "-r", *meta, str(d))[1].decode().strip() == theirs
+        roots.append(theirs)
+    for n, root in enumerate(roots):
+        for argv in (["-a", root], ["-a", "-C", root, "-o", "z"], ["-a", "-C", "-l", "1", root, "-o", "one"],
+                     ["-a", "-C", "-l=9", root, "-o", "nine.tar"], ["-C", f"{root}/big.bin"],
+                     ["-C", f"{root}/link"], ["-a", f"{root}/link"], ["-a", "-o", "x.tar.gz", f"{root}/tab\tname"],
+                     ["-C", "-o", "y.tar", f"{root}/ünï.txt"], ["-C", root], ["-C", "-l", "0", f"{root}/big.bin"],
+                     ["-C", "-l", "10", f"{root}/big.bin"], ["-l", "3", f"{root}/big.bin", "-o", "plain"],
+                     ["-a", f"{root}/{'d' * 60}", "-o", "sub"], ["--archive=true", "--compress=false", root]):
+            mine, kubo = tmp_path / f"mine-{n}", tmp_path / f"kubo-{n}"
+            for where in mine, kubo:
+                shutil.rmtree(where, ignore_errors=True)
+                where.mkdir()
+            theirs = kubos(kubo_cli, "get", *argv, cwd=kubo)
+            monkeypatch.chdir(mine)
+            assert ours(capsysbinary, "get", *argv) == theirs, argv
+            assert _written(mine, n == 2) == _written(kubo, n == 2), argv
+
+
+def test_a_tar_header_for_8_gib_or_more_is_pax_as_go_writes_it():
+    """Sizes past USTAR's 11 octal digits go in a PAX record, the octal field left zero (Go's
+    formatOctal), the extended header named dir/PaxHeaders.0/file."""
+    import io
+    import tarfile
+
+    from casengine.archive import header
+
+    blocks = header("d/ünï".encode(), b"0", 0o644, 8 << 30, 1700000000)
+    assert blocks[:19] == b"d/PaxHeaders.0/n\0\0\0" and blocks[156:157] == b"x"
+    assert blocks[512:512 + 35] == b"16 path=d/\xc3\xbcn\xc3\xaf\n19 size=8589934592\n"
+    assert blocks[1024 + 124:1024 + 136] == b"00000000000\0"
+    member = tarfile.open(fileobj=io.BytesIO(blocks + bytes(1024)), mode="r|").next()
+    assert (member.name, member.size, member.mtime) == ("d/ünï", 8 << 30, 1700000000)
