@@ -15,16 +15,15 @@ import os
 import subprocess
 from pathlib import Path
 
-import dag_cbor
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from multiformats import CID
 
 from casengine import car
 from casengine.dag import pb, varint
 from casengine.dag.cid import DAG_CBOR, DAG_JSON, DAG_PB, RAW, Cid
 from casengine.dag.links import CBOR, JSON, links
 from casengine.errors import CidNotFound, DecodeError
+from casengine.ipldpath import to_cbor as cbor_block
 from casengine.repo import Repo
 from peers.kubo43.rpc import call
 from test_car import ipfs_car  # noqa: F401  (the fixture that finds npm ipfs-car's install)
@@ -37,18 +36,6 @@ def cid_of(codec: int, block: bytes, version: int = 1, identity: bool = False) -
     if identity:
         return Cid(1, codec, b"\x00" + varint.encode(len(block)) + block)
     return Cid(version, codec, b"\x12\x20" + hashlib.sha256(block).digest())
-
-
-def cbor_block(value: object) -> bytes:
-    def conv(v: object) -> object:
-        if isinstance(v, Cid):
-            return CID.decode(bytes(v))
-        if isinstance(v, dict):
-            return {k: conv(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [conv(x) for x in v]
-        return v
-    return dag_cbor.encode(conv(value))
 
 
 def json_block(value: object) -> bytes:
