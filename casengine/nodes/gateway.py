@@ -252,7 +252,7 @@ class GatewayTier(RemoteTier):
         if resp.status != 200:
             resp.read(64 << 10)
             raise RemoteError(f"{url}: HTTP {resp.status} for the CAR of {root}")
-        wanted, kept = {root.multihash}, 0
+        wanted, received, kept = {root.multihash}, set(), 0
         writer = BatchWriter(store, max_bytes=16 << 20)
         try:
             reader = car.CarReader(resp, verify_blocks=True)
@@ -260,7 +260,9 @@ class GatewayTier(RemoteTier):
                 if cid.multihash not in wanted:
                     continue     # not (yet) linked from what was received: never kept
                 wanted.discard(cid.multihash)
-                wanted.update(c.multihash for c in links(cid, block) if not c.is_identity)
+                received.add(cid.multihash)
+                wanted.update(c.multihash for c in links(cid, block)
+                              if not c.is_identity and c.multihash not in received)  # car-dups=n: sent once
                 if not store.has(cid):
                     writer(cid, block)
                     kept += 1
@@ -270,6 +272,8 @@ class GatewayTier(RemoteTier):
             writer.flush()
         if getattr(resp, "stream_error", None):
             raise RemoteError(f"{url}: the CAR of {root} was cut: {resp.stream_error}")
+        if wanted:   # ended whole but without them (a CAR for other content, or cut at a block's end)
+            raise RemoteError(f"{url}: the CAR of {root} lacks {len(wanted)} block(s) of the DAG")
         return kept
 
     def _blocks_into(self, root: Cid, store: Blockstore) -> int:
