@@ -10,16 +10,21 @@ its answers for other content.
 from __future__ import annotations
 
 import http.client
+import os
 
 import pytest
 from faulty.gateway import FaultyGateway
 from gateway_server import Served, UnixHTTP
 from node_tests import KUBO_OPTIONS, TIMEOUT, WRITES, NodeTests
 
+from casengine.errors import CorruptBlock
+from casengine.exporter import Exporter
+from casengine.importer import Importer
 from casengine.nodes.gateway import GatewayTier
 from casengine.nodes.kubo_rpc import KuboRPCStore
 from casengine.nodes.local import LocalNode
 from casengine.repo import Repo
+from casengine.stores.memory import MemoryStore
 
 
 class GatewayNodeTests(NodeTests):
@@ -50,6 +55,26 @@ class GatewayNodeTests(NodeTests):
         cid = writer.add(b"pinned on the peer, not on the gateway\n")
         assert cid in dict(writer.pin_ls("recursive"))
         assert list(node.pin_ls()) == [] and list(node.pin_ls("recursive")) == []
+
+    @pytest.mark.parametrize("mode", ["wrong", "corrupt"])
+    def test_a_lying_gateways_car_is_refused(self, node, faulty, mode):
+        """A whole DAG comes as one CAR (get and pin add with --gateway): a CAR for other content or
+        with a flipped byte is refused (as are the blocks then asked one by one), what is kept is
+        blocks of the DAG only, each intact; the next gateway's CAR then brings the DAG whole."""
+        data = os.urandom(600_000)
+        cid = Importer(faulty.store).add_bytes(data).cid
+        dag = {c.multihash for c, _ in Exporter(faulty.store).walk(cid)}
+        faulty.fault(mode)
+        store = MemoryStore()
+        with pytest.raises(CorruptBlock):
+            GatewayTier([faulty.url], timeout=5).fetch_dag(cid, store)
+        assert set(store.multihashes()) < dag and list(store.corrupt()) == []
+        faulty.requests.clear()
+        tier = GatewayTier([faulty.url, *node.urls], timeout=5)
+        tier.fetch_dag(cid, store)
+        assert set(store.multihashes()) == dag and Exporter(store).read(cid) == data
+        assert [url for url, _ in tier.failures] == [faulty.url], tier.failures
+        assert all("format=car" in path for path in faulty.requests), faulty.requests  # only its CAR was asked
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ class FaultyGateway:
     def __init__(self, connect: Callable[[], http.client.HTTPConnection], store: Blockstore):
         self.connect, self.store = connect, store
         self.mode = "ok"
+        self.requests: list[str] = []  # the path of every request
         #: what the lies are made of: a file the peer holds, not the content asked for
         self.other = Importer(store).add_bytes(b"other content: what a lying gateway answers with\n").cid
         handler = type("Handler", (_Handler,), {"gateway": self})
@@ -67,6 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         gw = self.gateway
+        gw.requests.append(self.path)
         mode = "ok" if self.path.startswith(PROBE) else gw.mode
         target = re.sub(r"^/ipfs/[^/?]+", f"/ipfs/{gw.other}", self.path) if mode == "wrong" else self.path
         conn = gw.connect()
