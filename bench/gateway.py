@@ -38,7 +38,6 @@ from casengine.options import ImportOptions  # noqa: E402
 from casengine.repo import Repo  # noqa: E402
 from gateway_server import Served  # noqa: E402
 from peers import kubo43  # noqa: E402
-from peers.kubo43.rpc import call  # noqa: E402
 
 MIB = 1 << 20
 
@@ -167,17 +166,8 @@ def make_content(work: Path, size: int) -> tuple[str, str, list[str]]:
 
 def start_kubo(work: Path, port: int) -> kubo43.Daemon:
     kubo = kubo43.Daemon(config={"Addresses.Gateway": f"/ip4/127.0.0.1/tcp/{port}"})
-    kubo.init()
-    log = open(kubo.dir / "daemon.log", "ab")
-    kubo.proc = subprocess.Popen([str(kubo43.IPFS), "daemon", "--offline"], env=kubo.env, stdout=log, stderr=log)
-    for _ in range(600):
-        try:
-            call(kubo.api_socket, "version", timeout=5)
-            break
-        except OSError:
-            time.sleep(0.1)
-    subprocess.run([str(kubo43.IPFS), "--api", kubo.api, "dag", "import", "--pin-roots=false", str(work / "model.car")],
-                   env=kubo.env, check=True, capture_output=True, timeout=3600)
+    kubo.start(inside=())   # this process is in the namespace it made
+    kubo.dag_import(work / "model.car")
     return kubo
 
 

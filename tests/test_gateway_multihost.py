@@ -25,7 +25,6 @@ from casengine.repo import Repo
 from gateway_server import Served
 import peers
 from peers import kubo43 as kubo43_peer
-from peers.kubo43.rpc import call
 
 MIB = 1 << 20
 
@@ -106,20 +105,10 @@ def test_model_reaches_c_from_a_then_b_when_a_dies_midway(hosts, tmp_path):
         pass
     # host B: Kubo 0.43.1, offline, its gateway on B's address, its API on a unix socket
     kubo = kubo43_peer.Daemon(config={"Addresses.Gateway": "/ip4/10.231.2.1/tcp/8080"})
-    kubo.init()
-    log = open(kubo.dir / "daemon.log", "ab")
-    kubo.proc = subprocess.Popen(hosts.run("b", "setpriv", "--pdeathsig", "TERM", str(kubo43_peer.IPFS), "daemon",
-                                           "--offline"), env=kubo.env, stdout=log, stderr=log)
     a = None
     try:
-        for _ in range(600):
-            try:
-                call(kubo.api_socket, "version", timeout=5)
-                break
-            except OSError:
-                time.sleep(0.1)
-        subprocess.run([str(kubo43_peer.IPFS), "--api", kubo.api, "dag", "import", "--pin-roots=false",
-                        str(tmp_path / "model.car")], env=kubo.env, check=True, capture_output=True, timeout=600)
+        kubo.start(inside=hosts.run("b"))
+        kubo.dag_import(tmp_path / "model.car", timeout=600)
         # host A: casengine serve, its link to C limited to 200 Mbit/s
         subprocess.run(hosts.run("a", "tc", "qdisc", "add", "dev", hosts.dev["a"], "root", "tbf", "rate", "200mbit",
                                  "burst", "256kb", "latency", "200ms"), check=True, capture_output=True)
@@ -146,4 +135,3 @@ def test_model_reaches_c_from_a_then_b_when_a_dies_midway(hosts, tmp_path):
         if a is not None:
             a.stop()
         kubo.remove()
-        log.close()

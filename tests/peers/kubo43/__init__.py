@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Sequence
 
 from .rpc import KuboError, call
 
@@ -85,8 +86,10 @@ class Daemon:
             node[last] = value
         path.write_text(json.dumps(cfg, indent=2))
 
-    def start(self, timeout: float = 60) -> None:
-        """Start it (its repo is made on first start); returns when the API answers."""
+    def start(self, timeout: float = 60, *, inside: Sequence[str] = ("unshare", "--net")) -> None:
+        """Start it (its repo is made on first start) under the command prefix *inside*: a network
+        namespace of its own by default, ``ip netns exec NS`` on a host of a multi-host test, ``()``
+        where the caller is inside a namespace already. Returns when the API answers."""
         if self.running:
             return
         if not (self.repo / "config").exists():
@@ -95,7 +98,7 @@ class Daemon:
             sock.unlink(missing_ok=True)
         with open(self.dir / "daemon.log", "ab") as log:
             # setpriv: SIGTERM it if this process dies, even by SIGKILL (kept across unshare's exec)
-            cmd = ["setpriv", "--pdeathsig", "TERM", "unshare", "--net", str(IPFS), "daemon", "--offline"]
+            cmd = ["setpriv", "--pdeathsig", "TERM", *inside, str(IPFS), "daemon", "--offline"]
             self.proc = subprocess.Popen(cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
         while True:
@@ -111,6 +114,11 @@ class Daemon:
                 self.stop()
                 raise TimeoutError(f"Kubo {VERSION} daemon not ready after {timeout} s; see {self.dir}/daemon.log")
             time.sleep(0.05)
+
+    def dag_import(self, car: Path, timeout: float = 3600) -> None:
+        """``ipfs dag import --pin-roots=false CAR`` through the running daemon."""
+        subprocess.run([str(IPFS), "--api", self.api, "dag", "import", "--pin-roots=false", str(car)],
+                       env=self.env, check=True, capture_output=True, timeout=timeout)
 
     def stop(self, timeout: float = 20) -> None:
         """`shutdown` through the API, then SIGTERM / SIGKILL if it is still alive."""
