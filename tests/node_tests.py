@@ -53,9 +53,8 @@ KUBO_OPTIONS = SHARED_OPTIONS + [
 ]
 #: The verbs that write; a read-only node refuses each of them.
 WRITES = ("add", "pin_add", "pin_rm", "block_put", "dag_import")
-HYPOTHESIS = settings(deadline=None, max_examples=12, derandomize=False,
-                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                             HealthCheck.differing_executors])  # one test, one node per subclass
+HYPOTHESIS = settings(max_examples=12, suppress_health_check=[*settings.default.suppress_health_check,
+                                                              HealthCheck.differing_executors])  # one test, one node per subclass
 
 
 def local_cid(source, options: ImportOptions = ImportOptions(), recursive: bool = True) -> Cid:

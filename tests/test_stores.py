@@ -27,9 +27,8 @@ from casengine.stores.lmdb import LmdbStore
 from casengine.stores.memory import MemoryStore
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SETTINGS = dict(deadline=None, max_examples=40,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                       HealthCheck.differing_executors])  # one test, one store per subclass
+SETTINGS = dict(max_examples=40, suppress_health_check=[*settings.default.suppress_health_check,
+                                                        HealthCheck.differing_executors])  # one test, one store per subclass
 
 
 def raw(data: bytes, hash: str = "sha2-256") -> Cid:
