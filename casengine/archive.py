@@ -1,7 +1,7 @@
 """``ipfs get --archive``: a UnixFS DAG as the tar stream Kubo 0.43.1 writes.
 
 Kubo hands the node to boxo's ``files.TarWriter`` (a directory's header, then its entries in link
-order, depth first; modes and mtimes from UnixFS 1.5 metadata, else 0755/0644/0777 and the time
+order, depth first, a HAMT's too; modes and mtimes from UnixFS 1.5 metadata, else 0755/0644/0777 and the time
 of writing) over Go's ``archive/tar`` with no format asked for, so each header is USTAR when USTAR
 can hold it (a long ASCII path split into prefix and name) and PAX otherwise (non-ASCII or
 overlong paths and link targets, sizes of 8 GiB or more, mtimes before 1970), with mtimes rounded
@@ -137,7 +137,7 @@ def _seconds(node: "Node") -> int:
 
 
 def _entries(ex: "Exporter", path: str, node: "Node") -> Iterator[tuple[str, "Node"]]:
-    for name, link in ex.links(node):
+    for name, link in ex.links(node):  # a HAMT depth first, as boxo's ForEachLink
         yield f"{path}/{check_name(name)}", ex.node(link.cid)
 
 

@@ -160,14 +160,24 @@ def test_json_of_push_and_cat(repo, tree, kubo43, kubo_cli, capsysbinary):
 
 def test_ls_flags_as_kubo_spells_them(repo, tree, kubo_cli, capsysbinary):
     """`-s` is --stream in Kubo (sizes are --size), --resolve-type is accepted (issue 17 item 10);
-    the fields of each line are Kubo's (stream mode pads its columns its own way)."""
-    root = ours(capsysbinary, "add", "-Q", "-r", str(tree))[1].decode().strip()
-    kubo_cli.cli("add", "-r", str(tree))
-    for flags in (["-s"], ["--stream"], ["--size=false"], ["--resolve-type=false"], ["-v", "-s"]):
-        code, out, err = ours(capsysbinary, "ls", *flags, root)
-        theirs = kubos(kubo_cli, "ls", *flags, root)
-        assert (code, err) == theirs[::2] and [l.split() for l in out.splitlines()] == \
-            [l.split() for l in theirs[1].splitlines()], flags
+    byte for byte: entries sorted by name (a HAMT's too), and --stream lists each entry as Kubo's
+    walk meets it, padded by a tabwriter of its own (columns at least 10 wide)."""
+    hamt = tree / "many"
+    hamt.mkdir()
+    for i in range(60):
+        (hamt / f"file-{i}-{i * 7919:x}.txt").write_bytes(b"%d\n" % i)
+    (tree / "tab\tname").write_bytes(b"t")
+    flags = ["-r", "--max-directory-links=8", "--pin=false"]  # Kubo's add -n would not shard
+    root = ours(capsysbinary, "add", "-Q", *flags, str(tree))[1].decode().strip()
+    assert kubo_cli.cli("add", "-Q", *flags, str(tree)).stdout.decode().strip() == root
+    many = f"{root}/many"
+    with Repo(repo) as r:
+        assert r.exporter.resolve(many).type.name == "HAMT_SHARD"
+    for argv in (["-s", root], ["--stream", root], ["--size=false", root], ["--resolve-type=false", root],
+                 ["-v", "-s", root], ["-s", "-l", root], ["-s", "-v", "-l", root], ["-s", "--size=false", root],
+                 ["-s", root, f"{root}/sub", root], ["-s", "-v", f"{root}/sub", root, root, many],
+                 [root, f"{root}/sub"], [many], ["-s", many], ["-v", "-l", many], ["-s", "-v", many, root]):
+        assert ours(capsysbinary, "ls", *argv) == kubos(kubo_cli, "ls", *argv), argv
 
 
 def test_the_router_says_trying_the_next_tier_only_when_there_is_one(tmp_path, caplog):
@@ -322,7 +332,13 @@ def test_get_archive_and_compress_as_kubo(repo, tmp_path, kubo_cli, capsysbinary
     (d / "empty").mkdir()
     (d / "link").symlink_to("big.bin")
     roots = []
-    for meta in (["--mtime=1700000000", "--mode=0750"], ["--mtime=-5", "--mtime-nsecs=600000000"], []):
+    hamt = d / "many"  # a HAMT: get walks it depth first, in link order
+    hamt.mkdir()
+    for i in range(60):
+        (hamt / f"file-{i}").write_bytes(b"%d\n" % i)
+    for meta in (["--mtime=1700000000", "--mode=0750", "--max-directory-links=8", "--pin=false"],
+                 ["--mtime=-5", "--mtime-nsecs=600000000", "--max-directory-links=8", "--max-hamt-fanout=8",
+                  "--pin=false"], []):
         theirs = kubo_cli.cli("add", "-Q", "-r", *meta, str(d)).stdout.decode().strip()
         assert ours(capsysbinary, "add", "-Q", "-r", *meta, str(d))[1].decode().strip() == theirs
         roots.append(theirs)

@@ -13,7 +13,7 @@ from ..dag.unixfs import DataType
 from ..errors import InvalidOption, IsADirectory
 from ..progress import bar, counting
 from .common import add_bool, add_gateway, add_progress, cid_text, emit, esc_name, open_repo, reader
-from .longls import format_mode, format_mtime
+from .longls import format_mode, format_mtime, walk_order
 
 #: Kubo's ls JSON "Type": the UnixFS type number, HAMT shards shown as directories, raw leaves as files.
 _LS_TYPES = {DataType.DIRECTORY: 1, DataType.HAMT_SHARD: 1, DataType.METADATA: 1, DataType.SYMLINK: 4}
@@ -144,43 +144,70 @@ def get_archive(args: argparse.Namespace, output: str, level: int | None) -> int
     return 0
 
 
-def tabulate(rows: list[list[str]]) -> str:
-    """Go's tabwriter(minwidth 1, padding 1, ' '): every cell but the last padded to its column."""
+def tabulate(rows: list[list[str]], minwidth: int = 1) -> str:
+    """Go's tabwriter(minwidth, padding 1, ' '): every cell but the last padded to its column."""
     widths: list[int] = []
     for row in rows:
         for i, cell in enumerate(row[:-1]):
             if i == len(widths):
                 widths.append(0)
             widths[i] = max(widths[i], len(cell))
-    return "".join(" ".join(c.ljust(widths[i]) for i, c in enumerate(row[:-1])) + (" " if len(row) > 1 else "")
+    return "".join("".join(c.ljust(max(widths[i] + 1, minwidth)) for i, c in enumerate(row[:-1]))
                    + row[-1] + "\n" for row in rows)
 
 
+def ls_entries(ex, path: str, stream: bool) -> list:
+    """Kubo's order: sorted by name (its ls sorts them), or with --stream as its walk meets them."""
+    entries = ex.ls(path)
+    if not stream:
+        return sorted(entries, key=lambda e: e.name.encode("utf-8", "surrogateescape"))
+    node = ex.resolve(path)
+    if node.type != DataType.HAMT_SHARD:
+        return entries
+    order = {name: i for i, (name, _) in enumerate(walk_order(ex, node))}
+    return sorted(entries, key=lambda e: order[e.name])
+
+
+def ls_row(args: argparse.Namespace, e) -> list[str]:
+    is_dir = e.type in (DataType.DIRECTORY, DataType.HAMT_SHARD, DataType.METADATA)
+    name = esc_name(e.name) + ("/" if is_dir else "")
+    size = "-" if is_dir else str(e.size)
+    row = [cid_text(args, e.cid), size, name] if args.size else [cid_text(args, e.cid), name]
+    return [format_mode(e.mode, e.type), *row[:-1], format_mtime(e.mtime_ns), name] if args.long else row
+
+
 def ls(args: argparse.Namespace) -> int:
+    """Kubo's ls lines; with --stream each entry is printed as it comes, padded on its own as
+    Kubo's stream mode pads it (a tabwriter per entry, columns at least 10 wide)."""
+    head = []
+    if args.headers:
+        head = [["Hash", "Size", "Name"] if args.size else ["Hash", "Name"]]
+        if args.long:
+            head = [["Mode", *head[0][:-1], "ModTime", "Name"]]
+    out, last = sys.stdout, ""
     with open_repo(args) as repo:
         ex = reader(args, repo)
         for n, path in enumerate(args.paths):
-            entries = ex.ls(path)
-            if args.json:
-                emit(args, {"Objects": [{"Hash": path, "Links": [
-                    {"Name": e.name, "Hash": cid_text(args, e.cid), "Size": e.size,
-                     "Type": 0 if e.type is None else _LS_TYPES.get(e.type, 2),
-                     "Target": e.target or ""} for e in entries]}]}, None)
+            entries = ls_entries(ex, path, args.stream)
+            if args.json:  # Kubo's RPC objects: all of a path's entries, or one per object when streamed
+                for links in [[e] for e in entries] if args.stream else [entries]:
+                    emit(args, {"Objects": [{"Hash": path, "Links": [
+                        {"Name": e.name, "Hash": cid_text(args, e.cid), "Size": e.size,
+                         "Type": 0 if e.type is None else _LS_TYPES.get(e.type, 2),
+                         "Target": e.target or ""} for e in links]}]}, None)
                 continue
-            rows = []
-            if args.headers:
-                rows.append(["Hash", "Size", "Name"] if args.size else ["Hash", "Name"])
-                if args.long:
-                    rows[-1] = ["Mode", *rows[-1][:-1], "ModTime", "Name"]
-            for e in entries:
-                is_dir = e.type in (DataType.DIRECTORY, DataType.HAMT_SHARD, DataType.METADATA)
-                name = esc_name(e.name) + ("/" if is_dir else "")
-                size = "-" if is_dir else str(e.size)
-                row = [cid_text(args, e.cid), size, name] if args.size else [cid_text(args, e.cid), name]
-                if args.long:
-                    row = [format_mode(e.mode, e.type), *row[:-1], format_mtime(e.mtime_ns), name]
-                rows.append(row)
-            if len(args.paths) > 1:
-                sys.stdout.write(("\n" if n else "") + f"{path}:\n")
-            sys.stdout.write(tabulate(rows))
+            rows = [ls_row(args, e) for e in entries]
+            if not args.stream:
+                if len(args.paths) > 1:
+                    out.write(("\n" if n else "") + f"{path}:\n")
+                out.write(tabulate(head + rows))
+                continue
+            for row in rows:
+                if path != last:  # a path's first entry: its name and the headers come with it
+                    if len(args.paths) > 1:
+                        out.write(("\n" if last else "") + f"{path}:\n")
+                    out.write(tabulate(head + [row], 10))
+                    last = path
+                else:
+                    out.write(tabulate([row], 10))
     return 0

@@ -1,11 +1,19 @@
 """``ls --long``: Kubo 0.43.1's mode and mtime columns (kubo core/commands/ls.go formatMode and
-formatModTime), for entries added with UnixFS 1.5 metadata; ``-`` where none is stored."""
+formatModTime), for entries added with UnixFS 1.5 metadata; ``-`` where none is stored; and the
+order ``ls --stream`` lists a HAMT in."""
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Iterator
 
+from ..dag import hamt
 from ..dag.unixfs import DataType
+from ..errors import UnixFSError
+
+if TYPE_CHECKING:
+    from ..dag.pb import PBLink
+    from ..exporter import Exporter, Node
 
 _MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 _NS = 1_000_000_000
@@ -66,3 +74,32 @@ def format_mtime(mtime_ns: int | None, now_ns: int | None = None) -> str:
         minutes = rest // (60 * _NS)
         return f"{_MONTHS[month - 1]} {day:02d} {minutes // 60:02d}:{minutes % 60:02d}"
     return f"{_MONTHS[month - 1]} {day:02d}  {'-' if year < 0 else ''}{abs(year):04d}"  # Go pads the year to 4
+
+
+def walk_order(ex: "Exporter", node: "Node") -> Iterator[tuple[str, "PBLink"]]:
+    """A directory's (name, link) entries in the order Kubo's ``ls --stream`` meets them:
+    a basic directory's in link order; boxo walks a HAMT shard by shard, each shard's own entries
+    in link order before any of its sub-shards', level by level (where its parallel walk is
+    deterministic, up to two levels, this is its order). A sub-shard linked twice is refused."""
+    if node.type != DataType.HAMT_SHARD:
+        yield from ex.links(node)
+        return
+    level, seen = [node], {node.cid.multihash}
+    for _ in range(8 * 8):
+        below = []
+        for shard in level:
+            for name, link in hamt.entries(shard.pb, shard.fs):
+                if name is not None:
+                    yield name, link
+                    continue
+                if link.cid.multihash in seen:
+                    raise UnixFSError(f"HAMT sub-shard {link.cid} is linked twice")
+                seen.add(link.cid.multihash)
+                below.append(link.cid)
+        level = [ex.node(cid) for cid in below]
+        for sub in level:
+            if sub.type != DataType.HAMT_SHARD:
+                raise UnixFSError(f"HAMT sub-shard {sub.cid} is not a shard")
+        if not level:
+            return
+    raise UnixFSError("HAMT nested deeper than its hash allows")
