@@ -117,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser(argv).parse_args(argv)
     except SystemExit as e:  # --help / --version (0) or a usage error (2, already printed)
         return e.code if isinstance(e.code, int) else 2
+    if hasattr(sys.stdout, "reconfigure"):  # names that are not UTF-8 are printed as their bytes, as Kubo does
+        sys.stdout.reconfigure(errors="surrogateescape")
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:

@@ -163,8 +163,14 @@ def open_repo(args: argparse.Namespace, *, create: bool = False) -> Repo:
 
 def esc_name(name: str) -> str:
     """Kubo's EscNonPrint: a name with a backslash or an unprintable character is printed as Go's
-    strconv.Quote writes it, without the outer quotes and with ``"`` left as it is."""
-    if name.isprintable() and "\\" not in name:
+    strconv.Quote writes it, without the outer quotes and with ``"`` left as it is. Bytes that are
+    not UTF-8 (surrogate escapes here) count as printable, as Go's RuneError does, and are printed
+    as they are; in a quoted name they are ``\\xNN``."""
+    if "\\" not in name and all(c.isprintable() or _is_byte(c) for c in name):
         return name
-    return go_quote(name)[1:-1].replace('\\"', '"')
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if _is_byte(c) else go_quote(c)[1:-1].replace('\\"', '"')
+                   for c in name)
 
+
+def _is_byte(c: str) -> bool:
+    return "\udc80" <= c <= "\udcff"
