@@ -52,10 +52,14 @@ class IsADirectory(CasError, ValueError):
     """`cat` applied to a directory."""
 
 
+#: What a block whose bytes do not hash to its CID is (CorruptBlock's detail unless another is given).
+HASH_MISMATCH = "bytes do not match the CID's hash"
+
+
 class CorruptBlock(CasError, ValueError):
     """A stored or fetched block whose bytes do not hash to its CID."""
 
-    def __init__(self, cid: object, detail: str = "bytes do not match the CID's hash"):
+    def __init__(self, cid: object, detail: str = HASH_MISMATCH):
         self.cid, self.detail = cid, detail
         super().__init__(f"corrupt block {cid}: {detail}")
 

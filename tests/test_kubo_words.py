@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from casengine.cli import main
+from casengine.dag.cid import Cid
 from casengine.repo import Repo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -397,3 +398,46 @@ def test_names_are_escaped_as_kubo_escapes_them(repo, tmp_path, kubo_cli, capsys
     for argv in (["ls", root], ["ls", "-s", root], ["ls", "-v", "-s", f"{root}/ff", root], ["ls", f"{root}/ff"],
                  ["refs", "--format=<linkname>", root]):
         assert ours(capsysbinary, *argv) == kubos(kubo_cli, *argv), argv
+
+
+def test_repo_gc_and_verify_lines_as_kubo(repo, tmp_path, capsysbinary):
+    """repo gc --silent / -q / plain and repo verify's lines (progress, a corrupt block, the
+    summary on stderr), against a Kubo repository of their own (gc and a corrupt block touch it)."""
+    import base64
+
+    kubo = OfflineKubo()
+    (tmp_path / "loose.bin").write_bytes(os.urandom(600_000))  # three leaves and their root
+    (tmp_path / "kept.txt").write_bytes(b"kept\n")
+    monkey_cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert ours(capsysbinary, "add", "-Q", "kept.txt")[1] == kubos(kubo, "add", "-Q", "kept.txt")[1]
+        for gc in (["--silent"], ["-q"], []):
+            root = ours(capsysbinary, "add", "-Q", "--pin=false", "loose.bin")[1]
+            assert kubos(kubo, "add", "-Q", "--pin=false", "loose.bin")[1] == root
+            with Repo(repo) as r:  # as gc prints them: raw CIDv1s
+                loose = {str(Cid(1, 0x55, c.multihash)).encode() for c in r.dag_blocks(Cid.parse(root.decode().strip()))}
+            mine, theirs = ours(capsysbinary, "repo", "gc", *gc), kubos(kubo, "repo", "gc", *gc)
+            assert mine[::2] == theirs[::2] == (0, b""), gc
+            if gc == ["--silent"]:
+                assert mine[1] == theirs[1] == b""
+                continue
+            prefix = b"" if gc else b"removed "
+            assert set(mine[1].splitlines()) == {prefix + c for c in loose}, gc
+            assert loose <= {line.removeprefix(prefix) for line in theirs[1].splitlines()}, gc  # and a block of its init
+        root = ours(capsysbinary, "add", "-Q", "loose.bin")[1].decode().strip()
+        assert kubos(kubo, "add", "-Q", "loose.bin")[1].decode().strip() == root
+    finally:
+        os.chdir(monkey_cwd)
+    with Repo(repo) as r:
+        leaf = next(c for c in r.dag_blocks(Cid.parse(root)) if c != Cid.parse(root))
+        r.store.write(lambda txn: txn.put(leaf.multihash, b"rot", db=r.store.blocks))
+    key = base64.b32encode(leaf.multihash).decode().rstrip("=")
+    (kubo.repo / "blocks" / key[-3:-1] / f"{key}.data").write_bytes(b"rot")
+    code, out, err = ours(capsysbinary, "repo", "verify")
+    theirs = kubos(kubo, "repo", "verify")
+    raw = str(Cid(1, 0x55, leaf.multihash)).encode()
+    line = b"block " + raw + b" was corrupt (block in storage has different hash than requested)\n"
+    assert code == theirs[0] == 1 and line in out and line in theirs[1]
+    assert all(p.endswith(b" blocks processed.") for p in out.replace(line, b"").split(b"\r")[:-1])
+    assert err.startswith(theirs[2].rstrip(b"\n") + b" (")  # with how to repair it

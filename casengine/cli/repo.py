@@ -14,6 +14,7 @@ import argparse
 import math
 import sys
 
+from ..errors import HASH_MISMATCH
 from ..stores.compact import compact
 from ..stores.lmdb import FORMAT
 from .common import cid_text, emit, open_repo
@@ -99,6 +100,7 @@ def repo_verify(args: argparse.Namespace) -> int:
     with open_repo(args) as repo:
         for cid, problem in repo.verify(checked):
             corrupt += 1
+            problem = "block in storage has different hash than requested" if problem == HASH_MISMATCH else problem
             message = f"block {cid} was corrupt ({problem})"
             emit(args, {"Msg": message, "Progress": 0}, message)
     sys.stdout.flush()
