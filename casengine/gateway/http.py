@@ -1,17 +1,19 @@
 """A small HTTP/1.1 server on asyncio: keep-alive, streamed bodies, bounded cost per client.
 
 Why asyncio and not ``ThreadingHTTPServer``: a stalled or slow client then costs a parked
-coroutine and a bounded write buffer, not a thread, so hundreds can wait while a fixed pool of
-threads does the block reads and hashing (bench/gateway.py measures both servers). The handler
-is synchronous (LMDB, hashlib) and runs on that pool; a streamed body is pulled from it in
-batches of about :data:`BATCH` bytes, each written and drained before the next is read, so a
-response holds at most one batch plus the transport's buffer in memory.
+coroutine and the batch it waits to take, not a thread, so hundreds can wait while a fixed pool
+of threads does the block reads and hashing (bench/gateway.py measures both servers). The
+handler is synchronous (LMDB, hashlib) and runs on that pool; a streamed body is pulled from it
+in batches of about :data:`BATCH` bytes, each sent before the next is read, so a response holds
+at most one batch. Sockets are used directly (``sock_recv``/``sock_sendall``), not streams: a
+stream's transport copies every byte it cannot send at once into its buffer (Python 3.11),
+where ``sock_sendall`` keeps a view of the block's own buffer.
 """
-
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -21,8 +23,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 #: Bytes of a streamed body read ahead per trip to the worker threads.
 BATCH = 256 << 10
-#: The transport buffers at most this much before a write waits for the client.
-HIGH_WATER = 256 << 10
+#: Pieces of a body shorter than this are joined into one send (CAR section headers, chunk framing).
+SMALL = 16 << 10
 #: Request line plus headers; a longer head is refused (431).
 MAX_HEAD = 32 << 10
 #: Seconds a client may take to send a request head, to stay idle between requests, and to
@@ -121,8 +123,12 @@ class _Pump:
             self.body.close()
 
 
+class _HeadTooLarge(Exception):
+    """A request head longer than MAX_HEAD."""
+
+
 class Server:
-    """Serves *handler* on a listening socket until :meth:`close`."""
+    """Serves *handler* on a listening socket (:meth:`listen`, then :meth:`serve`)."""
 
     def __init__(self, handler: Handler, *, workers: int | None = None):
         self.handler = handler
@@ -130,41 +136,83 @@ class Server:
                                        thread_name_prefix="casengine-gateway")
         self.slots = asyncio.Semaphore(MAX_CONNECTIONS)
 
-    async def start(self, host: str, port: int) -> asyncio.base_events.Server:
-        return await asyncio.start_server(self._connection, host, port, limit=MAX_HEAD, backlog=1024)
+    @staticmethod
+    def listen(host: str, port: int) -> socket.socket:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.create_server((host, port), family=family, backlog=1024)
+        listener.setblocking(False)
+        return listener
 
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        async with self.slots:
-            writer.transport.set_write_buffer_limits(high=HIGH_WATER)
+    async def serve(self, listener: socket.socket) -> None:
+        """Accept connections until cancelled, at most MAX_CONNECTIONS served at once."""
+        loop = asyncio.get_running_loop()
+        connections: set[asyncio.Task] = set()
+        while True:
+            await self.slots.acquire()
             try:
-                first = True
-                while await self._one(reader, writer, HEAD_TIMEOUT if first else IDLE_TIMEOUT):
-                    first = False
-            except (ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError):
-                pass
-            finally:
-                writer.transport.abort() if writer.transport.get_write_buffer_size() else writer.close()
+                conn, _ = await loop.sock_accept(listener)
+            except OSError:          # out of descriptors, a connection reset before it was taken
+                self.slots.release()
+                await asyncio.sleep(0.05)
+                continue
+            except BaseException:
+                self.slots.release()
+                raise
+            conn.setblocking(False)
+            if conn.family != socket.AF_UNIX:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            task = loop.create_task(self._connection(conn))
+            connections.add(task)
+            task.add_done_callback(connections.discard)
 
-    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, wait: float) -> bool:
+    async def _connection(self, conn: socket.socket) -> None:
+        try:
+            pending = bytearray()      # bytes received after the last head (a pipelined request)
+            wait = HEAD_TIMEOUT
+            while await self._one(conn, pending, wait):
+                wait = IDLE_TIMEOUT
+        except (OSError, TimeoutError):
+            pass
+        finally:
+            conn.close()
+            self.slots.release()
+
+    async def _head(self, conn: socket.socket, pending: bytearray, wait: float) -> bytes | None:
+        """The next request head (without its blank line); None if the client closed first."""
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(wait):
+            while True:
+                end = pending.find(b"\r\n\r\n")
+                if end >= 0:
+                    head = bytes(pending[:end])
+                    del pending[:end + 4]
+                    return head
+                if len(pending) > MAX_HEAD:
+                    raise _HeadTooLarge()
+                data = await loop.sock_recv(conn, 64 << 10)
+                if not data:
+                    return None
+                pending += data
+
+    async def _one(self, conn: socket.socket, pending: bytearray, wait: float) -> bool:
         """Serve one request; True to keep the connection for another."""
         try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), wait)
-        except asyncio.LimitOverrunError:
-            await self._send(writer, "HEAD", plain(431, "request header fields too large"), close=True)
+            head = await self._head(conn, pending, wait)
+        except _HeadTooLarge:
+            await self._send(conn, "HEAD", plain(431, "request header fields too large"), close=True)
             return False
-        except asyncio.IncompleteReadError:
+        if head is None:
             return False
         try:
-            request = parse_head(head[:-4])
+            request = parse_head(head)
         except ValueError as e:
-            await self._send(writer, "GET", plain(400, f"malformed request: {e}"), close=True)
+            await self._send(conn, "GET", plain(400, f"malformed request: {e}"), close=True)
             return False
         keep = _keep_alive(request)
         if request.header("transfer-encoding") or request.header("content-length") not in ("", "0"):
             keep = False   # a body is never read: whatever follows could not be framed safely
-        loop = asyncio.get_running_loop()
-        response = await loop.run_in_executor(self.pool, self._handle, request)
-        await self._send(writer, request.method, response, close=not keep, pool=self.pool)
+        response = await asyncio.get_running_loop().run_in_executor(self.pool, self._handle, request)
+        await self._send(conn, request.method, response, close=not keep)
         return keep
 
     def _handle(self, request: Request) -> Response:
@@ -173,8 +221,7 @@ class Server:
         except Exception as e:  # a bug must cost one response, not the server
             return plain(500, f"internal error: {type(e).__name__}: {e}")
 
-    async def _send(self, writer: asyncio.StreamWriter, method: str, response: Response, *, close: bool,
-                    pool: ThreadPoolExecutor | None = None) -> None:
+    async def _send(self, conn: socket.socket, method: str, response: Response, *, close: bool) -> None:
         body = response.body
         streamed = not isinstance(body, (bytes, bytearray, memoryview))
         length = response.length if streamed else len(body)
@@ -188,47 +235,59 @@ class Server:
             head.append(f"Content-Length: {length}")
         if close:
             head.append("Connection: close")
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1", "replace"))
+        head_bytes = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1", "replace")
         if method == "HEAD" or response.status in (204, 304):
             if streamed and hasattr(body, "close"):
                 body.close()
-            await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
-            return
-        if not streamed:
-            writer.write(body)
-            await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
-            return
-        await self._stream(writer, _Pump(iter(body)), response, chunked, pool)
+            await _send_all(conn, [head_bytes])
+        elif not streamed:
+            await _send_all(conn, [head_bytes, body])
+        else:
+            await _send_all(conn, [head_bytes])
+            await self._stream(conn, _Pump(iter(body)), response, chunked)
 
-    async def _stream(self, writer: asyncio.StreamWriter, pump: _Pump, response: Response, chunked: bool,
-                      pool: ThreadPoolExecutor | None) -> None:
+    async def _stream(self, conn: socket.socket, pump: _Pump, response: Response, chunked: bool) -> None:
         loop = asyncio.get_running_loop()
         try:
             while True:
                 try:
-                    data = await loop.run_in_executor(pool, pump)
+                    data = await loop.run_in_executor(self.pool, pump)
                 except Exception as e:
                     if not chunked:
                         raise ConnectionError("body failed after its length was sent") from e
                     # Kubo's way: the truncation text, then a proper end with the error as a trailer
                     text = response.truncated.encode()
                     error = " ".join(str(e).split()).encode("latin-1", "replace")
-                    writer.write((b"%x\r\n%s\r\n" % (len(text), text) if text else b"") +
-                                 b"0\r\nX-Stream-Error: %s\r\n\r\n" % error)
-                    await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+                    await _send_all(conn, [(b"%x\r\n%s\r\n" % (len(text), text) if text else b"") +
+                                           b"0\r\nX-Stream-Error: %s\r\n\r\n" % error])
                     return
                 if data is None:
                     break
                 if chunked:
-                    writer.write(b"%x\r\n" % sum(map(len, data)))
-                    data.append(b"\r\n")
-                writer.writelines(data)
-                await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+                    data = [b"%x\r\n" % sum(map(len, data)), *data, b"\r\n"]
+                await _send_all(conn, data)
             if chunked:
-                writer.write(b"0\r\n\r\n")
-                await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+                await _send_all(conn, [b"0\r\n\r\n"])
         finally:
-            await loop.run_in_executor(pool, pump.close)
+            await loop.run_in_executor(self.pool, pump.close)
+
+
+async def _send_all(conn: socket.socket, pieces: list) -> None:
+    """Send *pieces* in order within WRITE_TIMEOUT: large ones straight from their buffers (no
+    copy: sock_sendall keeps a view of what is left), runs of small ones joined into one send."""
+    loop = asyncio.get_running_loop()
+    small: list = []
+    async with asyncio.timeout(WRITE_TIMEOUT):
+        for piece in pieces:
+            if len(piece) < SMALL:
+                small.append(piece)
+                continue
+            if small:
+                await loop.sock_sendall(conn, b"".join(small))
+                small = []
+            await loop.sock_sendall(conn, piece)
+        if small:
+            await loop.sock_sendall(conn, b"".join(small))
 
 
 def _keep_alive(request: Request) -> bool:
@@ -257,12 +316,12 @@ async def serve_forever(handler: Handler, host: str, port: int, ready: Callable[
                         workers: int | None = None) -> None:
     """Listen on *host*:*port* and serve until cancelled; *ready* gets the bound address."""
     server = Server(handler, workers=workers)
-    listener = await server.start(host, port)
+    listener = server.listen(host, port)
     try:
-        sock = listener.sockets[0].getsockname()
+        bound = listener.getsockname()
         if ready:
-            ready(sock[0], sock[1])
-        async with listener:
-            await listener.serve_forever()
+            ready(bound[0], bound[1])
+        await server.serve(listener)
     finally:
+        listener.close()
         server.pool.shutdown(wait=False, cancel_futures=True)
