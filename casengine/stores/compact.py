@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 
 import lmdb
 
@@ -64,6 +63,8 @@ def compact(path: str, *, force: bool = False) -> tuple[int, int] | None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return None
+        import shutil  # here, not at import: it imports bz2 and lzma (start-up time)
+
         tmp = os.path.join(path, TMP)
         shutil.rmtree(tmp, ignore_errors=True)  # left by a compaction that died
         before = os.path.getsize(data)
