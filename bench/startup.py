@@ -27,19 +27,22 @@ ROOT = os.path.dirname(HERE)
 ENV = {k: v for k, v in dict(os.environ, PYTHONPATH=ROOT).items() if k != "PYTHONDONTWRITEBYTECODE"}
 #: Modules each import has no use for until it talks to a remote node or runs another verb.
 REMOTE = ("http", "ssl", "email", "urllib.request", "tarfile", "socket", "multiformats", "numpy", "asyncio")
+#: What no verb's start needs (shutil pulls in bz2 and lzma: argparse asks it only for a width).
+ARCHIVES = ("shutil", "bz2", "lzma")
 #: The router's own modules: all that importing it needs (its parts load when a call needs them).
 ROUTER = ("casengine", "casengine.errors", "casengine.routing", "casengine.ipfs_backend_router", "casengine.router")
 #: (what, code run in a fresh interpreter, module prefixes it has no use for, modules it may load anyway).
 CASES = (
     ("import casengine", "import casengine", REMOTE + ("casengine.",), ("casengine",)),
-    ("import casengine.router", "import casengine.router", REMOTE + ("casengine.", "dataclasses", "logging"), ROUTER),
+    ("import casengine.router", "import casengine.router", REMOTE + ARCHIVES + ("casengine.", "dataclasses", "logging"),
+     ROUTER),
     ("router add_bytes + cat (local tier)",
      "from casengine import router\nrouter.cat(router.add_bytes(b'x'))",
      REMOTE + ("casengine.gateway", "casengine.cli", "casengine.nodes.kubo_rpc", "casengine.nodes.gateway",
                "casengine.nodes.rpc_http", "casengine.hf", "casengine.model_manager"), ()),
     ("casengine add (tiny)", None,
-     REMOTE + ("casengine.nodes", "casengine.routing", "casengine.gateway", "casengine.car", "casengine.cli.dag",
-               "casengine.cli.files", "casengine.hf"), ()),
+     REMOTE + ARCHIVES + ("casengine.nodes", "casengine.routing", "casengine.gateway", "casengine.car",
+                          "casengine.cli.dag", "casengine.cli.files", "casengine.hf"), ()),
 )
 
 
