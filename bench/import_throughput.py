@@ -147,10 +147,10 @@ class WarmKubo:
         self.daemon = kubo43.Daemon()
         self.daemon.start()
 
-    def add(self, path: str, opts: dict, only_hash: bool = True) -> tuple[float, str]:
-        """(seconds, root CID) of ``ipfs add`` of the file at *path* with *opts* (bench/import_throughput's
-        vocabulary: chunker, cid_version, ...)."""
-        query = urllib.parse.urlencode(kubo_add_call.params(opts, [], only_hash=only_hash))
+    def add(self, path: str, opts: dict) -> tuple[float, str]:
+        """(seconds, root CID) of ``ipfs add --only-hash`` of the file at *path* with *opts* (this
+        bench's vocabulary: chunker, cid_version, ...)."""
+        query = urllib.parse.urlencode(kubo_add_call.params(opts, []))
         boundary = uuid.uuid4().hex
         part = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
                 f'filename="{urllib.parse.quote_plus(os.path.basename(path))}"\r\n'
