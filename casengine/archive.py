@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Iterator
 from .dag.meta import stored_mode, stored_mtime_ns
 from .dag.unixfs import DataType
 from .errors import UnsafePath
-from .exporter import check_name
+from .fsutil import check_name
 
 if TYPE_CHECKING:
     from .exporter import Exporter, Node

@@ -19,15 +19,14 @@ from .dag.links import depth_first, links
 from .dag.unixfs import DataType, UnixFSData
 from .errors import CidNotFound, InvalidOption, IsADirectory, NotADirectory, UnixFSError, UnsafePath
 from .dag.meta import stored_mode, stored_mtime_ns
-from .fsutil import DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, open_dir, remove, restore_link_mtime, restore_meta
+from .fsutil import (DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, check_name, check_target, open_dir, remove,
+                     restore_link_mtime, restore_meta)
 from .progress import Progress, counting
 from .stores.base import Blockstore
 
 #: Deeper file DAGs and directory trees are refused: real ones are a handful of levels, hostile
 #: ones could be anything (``get`` holds one open directory per level).
 MAX_DEPTH = 256
-#: Linux's limit on a symlink target, terminating NUL included.
-PATH_MAX = 4096
 
 
 @dataclass(frozen=True)
@@ -71,24 +70,6 @@ class Entry:
     target: str | None = None   # a symlink's target
     mode: int | None = None     # UnixFS 1.5 permission bits, None when not stored
     mtime_ns: int | None = None
-
-
-def check_name(name: str) -> str:
-    """A directory entry name that is safe to create on a file system, or UnsafePath."""
-    if name in ("", ".", "..") or "/" in name or "\0" in name:
-        raise UnsafePath(f"refusing directory entry name {name!r}")
-    if len(os.fsencode(name)) > 255:
-        raise UnsafePath(f"directory entry name longer than 255 bytes: {name[:40]!r}...")
-    return name
-
-
-def check_target(target: bytes) -> str:
-    """A symlink target that a POSIX file system can hold (where it points is not checked:
-    nothing is ever written through a symlink), or UnsafePath."""
-    if not target or b"\0" in target or len(target) >= PATH_MAX:
-        raise UnsafePath(f"refusing symlink target {target[:40]!r}{'...' if len(target) > 40 else ''} "
-                         f"({len(target)} bytes): empty, with NUL, or not shorter than {PATH_MAX} bytes")
-    return os.fsdecode(target)
 
 
 class Exporter:

@@ -95,3 +95,25 @@ def restore_link_mtime(dir_fd: int, name: str, mtime_ns: int | None) -> None:
     """A symlink keeps only its stored mtime (the link itself; a symlink has no mode of its own)."""
     if mtime_ns is not None:
         os.utime(name, ns=(mtime_ns, mtime_ns), dir_fd=dir_fd, follow_symlinks=False)
+
+
+#: Linux's limit on a symlink target, terminating NUL included.
+PATH_MAX = 4096
+
+
+def check_name(name: str) -> str:
+    """A directory entry name that is safe to create on a file system, or UnsafePath."""
+    if name in ("", ".", "..") or "/" in name or "\0" in name:
+        raise UnsafePath(f"refusing directory entry name {name!r}")
+    if len(os.fsencode(name)) > 255:
+        raise UnsafePath(f"directory entry name longer than 255 bytes: {name[:40]!r}...")
+    return name
+
+
+def check_target(target: bytes) -> str:
+    """A symlink target that a POSIX file system can hold (where it points is not checked:
+    nothing is ever written through a symlink), or UnsafePath."""
+    if not target or b"\0" in target or len(target) >= PATH_MAX:
+        raise UnsafePath(f"refusing symlink target {target[:40]!r}{'...' if len(target) > 40 else ''} "
+                         f"({len(target)} bytes): empty, with NUL, or not shorter than {PATH_MAX} bytes")
+    return os.fsdecode(target)

@@ -30,7 +30,8 @@ from .dag.cid import Cid
 from .dag.file import DagRef
 from .dag.unixfs import DataType
 from .errors import CidNotFound, HFCacheError, InvalidOption, UnsafePath
-from .exporter import Exporter, Node, check_name
+from .exporter import Exporter, Node
+from .fsutil import check_name
 from .fsutil import discard, place, staging_dir
 from .importer import Importer
 from .options import ImportOptions

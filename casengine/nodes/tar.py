@@ -8,7 +8,7 @@ import tarfile
 from typing import BinaryIO
 
 from ..errors import RemoteError, UnsafePath
-from ..exporter import check_name
+from ..fsutil import check_name
 from ..fsutil import open_dir
 
 
