@@ -441,3 +441,23 @@ def test_repo_gc_and_verify_lines_as_kubo(repo, tmp_path, capsysbinary):
     assert code == theirs[0] == 1 and line in out and line in theirs[1]
     assert all(p.endswith(b" blocks processed.") for p in out.replace(line, b"").split(b"\r")[:-1])
     assert err.startswith(theirs[2].rstrip(b"\n") + b" (")  # with how to repair it
+
+
+def test_cid_base_and_upgrade_on_refs_and_dag_verbs_as_kubo(repo, tree, kubo_cli, capsysbinary, monkeypatch):
+    """--cid-base and --upgrade-cidv0-in-output on refs, dag stat, dag put and dag resolve (which
+    without --cid-base keeps the base of the path's own CID), as on add and ls (issue 17 item 10:
+    refs and dag stat printed CIDv0 whatever was asked)."""
+    roots = []
+    for flags in ([], ["--cid-version=1"], ["--cid-version=1", "--cid-base=base36"]):
+        root = ours(capsysbinary, "add", "-Q", "-r", *flags, str(tree))[1].decode().strip()
+        assert kubo_cli.cli("add", "-Q", "-r", *flags, str(tree)).stdout.decode().strip() == root
+        roots.append(root)
+    (tree.parent / "doc.json").write_bytes(b'{"a": 1}')
+    monkeypatch.chdir(tree.parent)
+    for flags in (["--cid-base=b"], ["--upgrade-cidv0-in-output"], ["--upgrade-cidv0-in-output=false", "--cid-base=k"],
+                  ["--cid-base=base58btc", "--upgrade-cidv0-in-output"], []):
+        for argv in (["refs", "-r", roots[0]], ["refs", "-e", "-u", roots[1]], ["dag", "stat", roots[0], roots[2]],
+                     ["dag", "stat", "--enc=json", roots[0]], ["dag", "put", "doc.json"], ["ls", roots[0]],
+                     ["dag", "resolve", f"{roots[0]}/a.txt"], ["dag", "resolve", f"/ipfs/{roots[2]}/sub"],
+                     ["dag", "resolve", "--enc=json", f"{roots[1]}/a.txt"], ["add", "-Q", "-r", "tree"]):
+            assert ours(capsysbinary, *argv, *flags) == kubos(kubo_cli, *argv, *flags), (argv, flags)

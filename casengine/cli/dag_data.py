@@ -12,7 +12,7 @@ from ..dag import cbor, dagjson, multihash
 from ..dag.cid import DAG_CBOR, DAG_JSON, Cid, codec_code
 from ..dag.links import CBOR, JSON, depth_first, links
 from ..errors import InvalidCid, InvalidOption
-from .common import add_bool, emit, open_repo, reader
+from .common import CID_BASES, add_bool, cid_text, emit, open_repo, reader
 
 _ENCODERS = {DAG_JSON: ipldpath.to_json, JSON: ipldpath.to_plain_json, DAG_CBOR: ipldpath.to_cbor,
              CBOR: ipldpath.to_cbor}
@@ -67,11 +67,23 @@ def resolve(args: argparse.Namespace) -> int:
         found = ipldpath.resolve(reader(args, repo), args.path)
     rest = "/".join(found.rest)
     if getattr(args, "json", False):
-        emit(args, {"Cid": {"/": str(found.cid)}, "RemPath": f"/{rest}" if rest else ""}, None)
+        emit(args, {"Cid": {"/": str(found.cid)}, "RemPath": f"/{rest}" if rest else ""}, None)  # as Kubo: as is
     else:
-        sys.stdout.write(f"{found.cid}/{rest}" if rest else str(found.cid))
+        shown = cid_text(args, found.cid) if getattr(args, "cid_base", None) else _in_path_base(args.path, found.cid)
+        sys.stdout.write(f"{shown}/{rest}" if rest else shown)
         sys.stdout.flush()
     return 0
+
+
+def _in_path_base(path: str, cid: Cid) -> str:
+    """*cid* as Kubo's dag resolve prints it without --cid-base (cmdenv.CidEncoderFromPath): in the
+    base of the path's own CID, upgraded to CIDv1 if that is one; after a CIDv0, as is but a
+    CIDv1 in base58btc."""
+    parts = path.split("/", 3)
+    root = Cid.parse(parts[0] if parts[0] else parts[2])
+    if root.version == 0:
+        return cid.encode() if cid.version == 0 else cid.encode("base58btc")
+    return cid.to_v1().encode(CID_BASES[(parts[0] or parts[2])[0]])
 
 
 def put(args: argparse.Namespace) -> int:
@@ -91,7 +103,7 @@ def put(args: argparse.Namespace) -> int:
             cid = Cid(1, store_codec, fn.digest(block))
             links(cid, block)  # what a walk of it will decode
             repo.put_block(cid, block, pin=args.pin)
-            emit(args, {"Cid": {"/": str(cid)}}, str(cid))
+            emit(args, {"Cid": {"/": cid_text(args, cid)}}, cid_text(args, cid))
     return 0
 
 
@@ -115,11 +127,11 @@ def stat(args: argparse.Namespace) -> int:
         emit(args, {"UniqueBlocks": len(seen), "TotalSize": unique,
                     **({"SharedSize": total - unique} if total - unique else {}),
                     "Ratio": round(ratio, 6) if ratio % 1 else int(ratio),
-                    "DagStats": [{"Cid": str(c), "Size": s, "NumBlocks": n} for c, n, s in rows]}, None)
+                    "DagStats": [{"Cid": cid_text(args, c), "Size": s, "NumBlocks": n} for c, n, s in rows]}, None)
         return 0
-    width = max(len(str(c)) for c, _, _ in rows)
+    width = len(cid_text(args, rows[0][0]))  # Kubo pads the header to the first CID
     out = ["", f"{'CID':<{width}}\t{'Blocks':<15}\tSize"]
-    out += [f"{c}\t{n:<15}\t{s}" for c, n, s in rows]
+    out += [f"{cid_text(args, c)}\t{n:<15}\t{s}" for c, n, s in rows]
     out += ["", "Summary", f"Total Size: {unique} ({_human(unique)})", f"Unique Blocks: {len(seen)}",
             f"Shared Size: {total - unique} ({_human(total - unique)})", f"Ratio: {ratio:.6f}", "", ""]
     sys.stdout.write("\n".join(out) + "\n")

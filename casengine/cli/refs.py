@@ -12,7 +12,7 @@ from ..dag import pb
 from ..dag.cid import DAG_PB, Cid
 from ..dag.links import links
 from ..errors import InvalidOption
-from .common import add_bool, emit, open_repo, reader
+from .common import add_bool, cid_text, emit, open_repo, reader
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,7 +51,8 @@ def refs(args: argparse.Namespace) -> int:
             return [(c, "") for c in links(cid, block)]
         for root in roots:
             for src, dst, name in edges(root, children, depth, args.unique):
-                text = fmt.replace("<src>", str(src)).replace("<dst>", str(dst)).replace("<linkname>", name)
+                text = fmt.replace("<src>", cid_text(args, src)).replace("<dst>", cid_text(args, dst))
+                text = text.replace("<linkname>", name)
                 emit(args, {"Ref": text, "Err": ""}, text)
     return 0
 
@@ -88,5 +89,5 @@ def edges(root: Cid, children, max_depth: int, unique: bool) -> Iterator[tuple[C
 def refs_local(args: argparse.Namespace) -> int:
     with open_repo(args) as repo:
         for cid in repo.store.iterate():
-            emit(args, {"Ref": str(cid), "Err": ""}, str(cid))
+            emit(args, {"Ref": cid_text(args, cid), "Err": ""}, cid_text(args, cid))
     return 0
