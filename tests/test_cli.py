@@ -250,3 +250,30 @@ def test_get_errors_name_the_users_paths(repo, tmp_path, capsys, monkeypatch):
         assert err.startswith("Error: [Errno ") and err.endswith(f": '{shown}'\n") and err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["e3", "existing", "repo", "tree"]
     assert os.listdir(tmp_path / "e3") == ["a.txt"] and os.listdir(tmp_path / "e3" / "a.txt") == ["inside"]
+
+
+def readme_command_lines() -> list[list[str]]:
+    """Each `casengine ...` command in the README's command list, placeholders filled in, the
+    first of `a|b` alternatives taken, redirections dropped."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Command line", 1)[1].split("\n## ", 1)[0]
+    out = []
+    for line in (l for l in section.splitlines() if l.startswith("    casengine ")):
+        for command in line.split("#", 1)[0].replace(", casengine ", "; casengine ").split(";"):
+            words = command.replace("[", " ").replace("]", " ").split()
+            if not words or words[0] != "casengine":
+                continue
+            words = [w.split("|")[0] for w in words[1:]]
+            cut = next((i for i, w in enumerate(words) if w in ("<", ">")), len(words))
+            out.append([MISSING if w.startswith("<") else w for w in words[:cut]])
+    return out
+
+
+@pytest.mark.parametrize("argv", readme_command_lines(), ids=" ".join)
+def test_the_readme_command_list_parses(argv, capsys):
+    """Every spelling the README's command list shows is one the CLI takes (issue 17 item 10)."""
+    try:
+        args = build_parser(argv).parse_args(argv)
+    except SystemExit as e:
+        pytest.fail(f"casengine {' '.join(argv)}: {capsys.readouterr().err.strip()} (exit {e.code})")
+    assert callable(args.func)
