@@ -378,7 +378,8 @@ def test_a_tar_header_for_8_gib_or_more_is_pax_as_go_writes_it():
 
 ODD_NAMES = ["tab\tname.txt", "back\\slash", 'qu"ote', "new\nline", "a\x01b", "del\x7f", "bell\a", "cr\r", "vt\v",
              "nb\u00a0sp", "zw\u200bsp", "emo\U0001F600ji", "ls\u2028ep", "e\u0301cute", "pri\ue000vate",
-             "hi\U000e0001tag", "c1\x85", os.fsdecode(b"half\xe2\x82"), os.fsdecode(b"bad\xe2\x82\tbyte")]
+             "hi\U000e0001tag", "c1\x85", os.fsdecode(b"half\xe2\x82"), os.fsdecode(b"bad\xe2\x82\tbyte"),
+             "ext\U00031350h", "sh\U0001fae8ake", "ka\U00011f00wi"]   # Unicode 15 (Go), not 14 (Python 3.11)
 
 
 def test_names_are_escaped_as_kubo_escapes_them(repo, tmp_path, kubo_cli, capsysbinary, monkeypatch):

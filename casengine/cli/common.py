@@ -10,7 +10,7 @@ import sys
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .. import progress
-from ..chunker import go_quote
+from ..chunker import go_is_print, go_quote
 from ..errors import CidNotFound, InvalidOption, NoRepository
 from ..repo import Repo
 
@@ -188,7 +188,7 @@ def esc_name(name: str) -> str:
     strconv.Quote writes it, without the outer quotes and with ``"`` left as it is. Bytes that are
     not UTF-8 (surrogate escapes here) count as printable, as Go's RuneError does, and are printed
     as they are; in a quoted name they are ``\\xNN``."""
-    if "\\" not in name and all(c.isprintable() or _is_byte(c) for c in name):
+    if "\\" not in name and all(go_is_print(c) or _is_byte(c) for c in name):
         return name
     return "".join(f"\\x{ord(c) - 0xDC00:02x}" if _is_byte(c) else go_quote(c)[1:-1].replace('\\"', '"')
                    for c in name)
