@@ -36,7 +36,30 @@ class BoolFlagParser(argparse.ArgumentParser):
             args = list(args)
             end = args.index("--") if "--" in args else len(args)
             args = [w for i, a in enumerate(args) for w in (self._as_kubo_reads(a) if i < end else [a])]
+            self._refuse_repeats(args[:args.index("--") if "--" in args else len(args)])
         return super().parse_known_args(args, namespace)
+
+    def _refuse_repeats(self, words: list[str]) -> None:
+        """go-ipfs-cmds takes an option once (``-Q --quieter``: 'multiple values for option
+        "quieter"'); a repeatable one (``--gateway``) any number of times."""
+        seen: set[str] = set()
+        words = iter(words)
+        for word in words:
+            if not word.startswith("-") or word == "-":
+                continue
+            flags = [word.split("=", 1)[0]] if word.startswith("--") or "=" in word else [f"-{c}" for c in word[1:]]
+            for flag in flags:
+                action = self._option_string_actions.get(flag)
+                if action is None or isinstance(action, (argparse._AppendAction, argparse._HelpAction)):
+                    break
+                if action.dest in seen:
+                    name = next((o for o in action.option_strings if o.startswith("--")), flag).lstrip("-")
+                    self.error(f'multiple values for option "{name}"')
+                seen.add(action.dest)
+                if action.nargs != 0:  # it takes a value: the rest of the word, or the next word
+                    if flag == word:
+                        next(words, None)
+                    break
 
     def _as_kubo_reads(self, word: str) -> list[str]:
         """*word* as argparse should see it: ``--x`` of a bool is ``--x=true``; ``-x=V``/``--x=V``
