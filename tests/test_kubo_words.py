@@ -477,3 +477,17 @@ def test_an_option_given_twice_is_refused_as_kubo(repo, tree, kubo_cli, capsysbi
         assert code == 1 and err.startswith(b"Error: multiple values for option ") and mine[:2] == (2, b"")
         assert mine[2].endswith(err.removeprefix(b"Error: ")), (argv, mine)
     assert ours(capsysbinary, "add", "-Qssize-10", "tree/a.txt")[:2] == kubos(kubo_cli, "add", "-Qssize-10", "tree/a.txt")[:2]
+
+
+def test_json_escapes_as_go_writes_them(repo, tmp_path, kubo_cli, capsysbinary):
+    """--enc=json as Go's json.Encoder writes strings: <, >, & as \\u003c \\u003e \\u0026, U+2028 as
+    \\u2028, and a byte that is not UTF-8 as \\ufffd (casengine wrote them as they were)."""
+    d = tmp_path / "odd"
+    d.mkdir()
+    for name in ("l<t&g>.txt", os.fsdecode(b"bad\xffx\xe2\x80\xa8ls")):
+        (d / name).write_bytes(b"x")
+    root = ours(capsysbinary, "add", "-Q", "-r", str(d))[1].decode().strip()
+    assert kubo_cli.cli("add", "-Q", "-r", str(d)).stdout.decode().strip() == root
+    for argv in (["refs", "--format=<linkname> & <dst>", "--enc=json", root], ["refs", "-e", "--enc=json", root],
+                 ["pin", "add", "--name", "a<b>&c", "--enc=json", root], ["pin", "ls", "--names", "--enc=json", root]):
+        assert ours(capsysbinary, *argv) == kubos(kubo_cli, *argv), argv

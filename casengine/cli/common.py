@@ -127,9 +127,22 @@ def emit(args: argparse.Namespace, obj: dict, text: str | None) -> None:
     """Print one result: with ``--json`` *obj* as one JSON line (Kubo's ``--enc=json`` field names),
     else *text* (a line without its newline; None prints nothing)."""
     if getattr(args, "json", False):
-        progress.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
+        progress.write(go_json(obj))
     elif text is not None:
         progress.write(text)
+
+
+#: What Go's encoding/json escapes in strings beyond JSON's musts (HTML-safe), and a byte that is
+#: not UTF-8 (a surrogate escape here), which it writes as U+FFFD.
+_GO_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029",
+                    **{chr(c): "\\ufffd" for c in range(0xDC80, 0xDD00)}}
+_GO_JSON = str.maketrans(_GO_JSON_ESCAPES)
+
+
+def go_json(obj: object) -> str:
+    """*obj* as one line of Kubo's --enc=json: compact, non-ASCII as it is, and <, >, &, U+2028,
+    U+2029 escaped as Go's json.Encoder escapes them (only strings can hold them)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).translate(_GO_JSON)
 
 
 def add_gateway(parser: argparse.ArgumentParser) -> None:
