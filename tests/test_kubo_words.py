@@ -386,18 +386,21 @@ def test_names_are_escaped_as_kubo_escapes_them(repo, tmp_path, kubo_cli, capsys
     """EscNonPrint (issue 17 item 10): Go's strconv.Quote of a name with a backslash or an
     unprintable rune, without quotes, '"' as it is; bytes that are not UTF-8 are printable to Go
     (RuneError) and printed as they are, or as \\xNN inside a quoted name; in add's lines, ls and
-    ls --stream. (A 0xff byte would also start Go's tabwriter escape in ls, unmatched here.)"""
+    ls --stream; a 0xff byte starts (and the next ends) Go's tabwriter escape, whose tabs and
+    newlines pass through unaligned."""
     d = tmp_path / "names"
     (d / "ff").mkdir(parents=True)
     for name in ODD_NAMES:
         (d / name).write_bytes(name.encode("utf-8", "surrogateescape"))
     (d / "ff" / os.fsdecode(b"bad\xffutf")).write_bytes(b"ff")
+    for name in (b"b\xffopens", b"n\xffcloses"):
+        (d / os.fsdecode(name)).write_bytes(name)
     monkeypatch.chdir(tmp_path)
     added = ours(capsysbinary, "add", "-r", "names")
     assert added == kubos(kubo_cli, "add", "-r", "names", cwd=tmp_path) and b"added " in added[1]
     root = added[1].split()[-2].decode()
     for argv in (["ls", root], ["ls", "-s", root], ["ls", "-v", "-s", f"{root}/ff", root], ["ls", f"{root}/ff"],
-                 ["refs", "--format=<linkname>", root]):
+                 ["ls", "-v", f"{root}/ff", root, root], ["refs", "--format=<linkname>", root]):
         assert ours(capsysbinary, *argv) == kubos(kubo_cli, *argv), argv
 
 

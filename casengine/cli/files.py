@@ -14,6 +14,7 @@ from ..errors import InvalidOption, IsADirectory
 from ..progress import bar, counting
 from .common import add_bool, add_gateway, add_progress, cid_text, emit, esc_name, open_repo, reader
 from .longls import format_mode, format_mtime, walk_order
+from .tabwriter import TabWriter
 
 #: Kubo's ls JSON "Type": the UnixFS type number, HAMT shards shown as directories, raw leaves as files.
 _LS_TYPES = {DataType.DIRECTORY: 1, DataType.HAMT_SHARD: 1, DataType.METADATA: 1, DataType.SYMLINK: 4}
@@ -145,15 +146,14 @@ def get_archive(args: argparse.Namespace, output: str, level: int | None) -> int
 
 
 def tabulate(rows: list[list[str]], minwidth: int = 1) -> str:
-    """Go's tabwriter(minwidth, padding 1, ' '): every cell but the last padded to its column."""
-    widths: list[int] = []
-    for row in rows:
-        for i, cell in enumerate(row[:-1]):
-            if i == len(widths):
-                widths.append(0)
-            widths[i] = max(widths[i], len(cell))
-    return "".join("".join(c.ljust(max(widths[i] + 1, minwidth)) for i, c in enumerate(row[:-1]))
-                   + row[-1] + "\n" for row in rows)
+    """*rows* as Go's tabwriter(minwidth, padding 1, ' ') prints them, one line each."""
+    return tabwrite("".join("\t".join(row) + "\n" for row in rows), minwidth)
+
+
+def tabwrite(text: str, minwidth: int = 1) -> str:
+    writer = TabWriter(minwidth)
+    writer.write(text.encode("utf-8", "surrogateescape"))
+    return writer.flush().decode("utf-8", "surrogateescape")
 
 
 def ls_entries(ex, path: str, stream: bool) -> list:
@@ -177,37 +177,35 @@ def ls_row(args: argparse.Namespace, e) -> list[str]:
 
 
 def ls(args: argparse.Namespace) -> int:
-    """Kubo's ls lines; with --stream each entry is printed as it comes, padded on its own as
-    Kubo's stream mode pads it (a tabwriter per entry, columns at least 10 wide)."""
-    head = []
+    """Kubo's ls lines (ls.go tabularOutput): a path's name and the headers when the path changes,
+    all through one tabwriter; with --stream each entry is printed as it comes, through a
+    tabwriter of its own with columns at least 10 wide."""
+    head = ""
     if args.headers:
-        head = [["Hash", "Size", "Name"] if args.size else ["Hash", "Name"]]
-        if args.long:
-            head = [["Mode", *head[0][:-1], "ModTime", "Name"]]
-    out, last = sys.stdout, ""
+        head = ["Hash", "Size", "Name"] if args.size else ["Hash", "Name"]
+        head = "\t".join(["Mode", *head[:-1], "ModTime", "Name"] if args.long else head) + "\n"
+    out, last, text = sys.stdout, "", []
     with open_repo(args) as repo:
         ex = reader(args, repo)
-        for n, path in enumerate(args.paths):
+        for path in args.paths:
             entries = ls_entries(ex, path, args.stream)
+            objects = [[e] for e in entries] if args.stream else [entries]
             if args.json:  # Kubo's RPC objects: all of a path's entries, or one per object when streamed
-                for links in [[e] for e in entries] if args.stream else [entries]:
+                for links in objects:
                     emit(args, {"Objects": [{"Hash": path, "Links": [
                         {"Name": e.name, "Hash": cid_text(args, e.cid), "Size": e.size,
                          "Type": 0 if e.type is None else _LS_TYPES.get(e.type, 2),
                          "Target": e.target or ""} for e in links]}]}, None)
                 continue
-            rows = [ls_row(args, e) for e in entries]
-            if not args.stream:
-                if len(args.paths) > 1:
-                    out.write(("\n" if n else "") + f"{path}:\n")
-                out.write(tabulate(head + rows))
-                continue
-            for row in rows:
-                if path != last:  # a path's first entry: its name and the headers come with it
+            for links in objects:
+                if path != last:
                     if len(args.paths) > 1:
-                        out.write(("\n" if last else "") + f"{path}:\n")
-                    out.write(tabulate(head + [row], 10))
+                        text.append(("\n" if last else "") + f"{path}:\n")
+                    text.append(head)
                     last = path
-                else:
-                    out.write(tabulate([row], 10))
+                text += ["\t".join(ls_row(args, e)) + "\n" for e in links]
+                if args.stream:
+                    out.write(tabwrite("".join(text), 10))
+                    text = []
+    out.write(tabwrite("".join(text)))
     return 0
