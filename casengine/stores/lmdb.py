@@ -58,7 +58,7 @@ BYTES_PER_READ = 256 << 20
 #: A put_many of at least this many bytes drops the map's resident pages afterwards (see
 #: :meth:`LmdbStore.release_map`).
 RELEASE_AFTER = 8 << 20
-#: A read of views drops the map's resident pages after this many bytes (RSS stays flat).
+#: Reads drop the map's resident pages after this many bytes (RSS stays flat).
 RELEASE_READ = 64 << 20
 
 
@@ -74,7 +74,7 @@ class LmdbStore(Blockstore):
             raise StoreError(f"cannot open block store at {self.path}: {e}") from e
         self.env = self._handle.env
         self._closed = False
-        self._viewed = 0  # bytes read as views since the map's pages were last dropped
+        self._read_since_release = 0  # bytes read since the map's pages were last dropped (see _count_read)
         self.blocks = self.db(b"blocks")
         self._meta = self.db(b"meta")
         self.refs = self.db(b"filestore")  # multihash -> FileRef (see casengine.stores.filestore)
@@ -177,7 +177,19 @@ class LmdbStore(Blockstore):
                 return FileRef.decode(value)
             return block
         found = self.read(get)
-        return read_reference(multihash, found) if isinstance(found, FileRef) else found
+        if isinstance(found, FileRef):
+            return read_reference(multihash, found)
+        if found is not None:
+            self._count_read(len(found))
+        return found
+
+    def _count_read(self, size: int) -> None:
+        """Drop the map's resident pages after every RELEASE_READ bytes read (copied or viewed),
+        so a long read (cat, export, a pin's walk) stays flat; live views fault theirs back in."""
+        self._read_since_release += size
+        if self._read_since_release >= RELEASE_READ:
+            self._read_since_release = 0
+            self.release_map()
 
     def reference(self, multihash: bytes) -> FileRef | None:
         """The filestore reference recorded for *multihash*, if any."""
@@ -230,10 +242,7 @@ class LmdbStore(Blockstore):
                 if block is None and (value := txn.get(multihash, db=self.refs)) is not None:
                     return read_reference(multihash, FileRef.decode(value))
                 if block is not None:
-                    self._viewed += len(block)
-                    if self._viewed >= RELEASE_READ:  # views still alive fault their pages back in
-                        self._viewed = 0
-                        self.release_map()
+                    self._count_read(len(block))
                 return block
             yield read
 
@@ -244,14 +253,16 @@ class LmdbStore(Blockstore):
         if cid.codec != DAG_PB or cid.is_identity:
             return super().links(cid)
 
-        def read(txn: lmdb.Transaction) -> list[Cid]:
+        def read(txn: lmdb.Transaction) -> tuple[list[Cid], int]:
             value = txn.get(cid.multihash, db=self.blocks)
             if value is None:
                 raise CidNotFound(cid)
             if data_only(value) is not None:
-                return []
-            return block_links(cid, bytes(value))
-        return self.read(read, buffers=True)
+                return [], len(value)
+            return block_links(cid, bytes(value)), len(value)
+        found, size = self.read(read, buffers=True)
+        self._count_read(size)   # a pin's walk over a big file touches its pages too
+        return found
 
     def _add_bytes(self, txn: lmdb.Transaction, delta: int) -> None:
         """Keep the total of stored block bytes beside the blocks, in the same transaction."""
