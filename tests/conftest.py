@@ -28,6 +28,13 @@ from peers.fixtures import Kubo, Kubo43, KuboRPC
 from peers.kubo_oracle import kubo as oracle
 
 
+@pytest.fixture
+def cli_repo(tmp_path, monkeypatch) -> Path:
+    """The repository the CLI runs of a test use ($CASENGINE_REPO; made by the first verb that writes)."""
+    monkeypatch.setenv("CASENGINE_REPO", str(tmp_path / "cli-repo"))
+    return tmp_path / "cli-repo"
+
+
 @pytest.fixture(scope="session")
 def kubo() -> Iterator[Kubo]:
     """Kubo v0.22.0: kubo.cid(path, **opts), kubo.error(path, **opts), kubo.default_cid(path).

@@ -21,21 +21,16 @@ from casengine.cli import build_parser, leaf_parsers, main
 from casengine.errors import CidNotFound
 from casengine.options import ImportOptions
 from casengine.repo import Repo
+from cli_run import run
 
 ROOT = Path(__file__).resolve().parent.parent
 MISSING = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"   # "hello world\n", never added here
 
 
 @pytest.fixture
-def repo(tmp_path, monkeypatch):
-    monkeypatch.setenv("CASENGINE_REPO", str(tmp_path / "repo"))
-    return tmp_path / "repo"
+def repo(cli_repo):
+    return cli_repo
 
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def verbs() -> list[list[str]]:
@@ -248,7 +243,7 @@ def test_get_errors_name_the_users_paths(repo, tmp_path, capsys, monkeypatch):
         code, out, err = run(capsys, "get", root, *argv)
         assert code == 1 and ".part" not in err and ".casengine" not in err
         assert err.startswith("Error: [Errno ") and err.endswith(f": '{shown}'\n") and err.count("\n") == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["e3", "existing", "repo", "tree"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cli-repo", "e3", "existing", "tree"]
     assert os.listdir(tmp_path / "e3") == ["a.txt"] and os.listdir(tmp_path / "e3" / "a.txt") == ["inside"]
 
 

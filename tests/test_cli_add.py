@@ -12,21 +12,15 @@ import sys
 
 import pytest
 
-from casengine.cli import main
+from cli_run import run
 
 HELLO = "QmVr26fY1tKyspEJBniVhqxQeEjhF78XerGiqWAwraVLQH"  # t0040: "Hello Worlds!\n"
 
 
 @pytest.fixture
-def repo(tmp_path, monkeypatch):
-    monkeypatch.setenv("CASENGINE_REPO", str(tmp_path / "repo"))
-    return tmp_path / "repo"
+def repo(cli_repo):
+    return cli_repo
 
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_add_prints_kubo_lines_and_cat_reads_back(repo, tmp_path, capsys):

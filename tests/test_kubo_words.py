@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from casengine.cli import main
 from casengine.dag.cid import Cid
 from casengine.repo import Repo
+from cli_run import run as ours
 
 ROOT = Path(__file__).resolve().parents[1]
 KUBO = Path(os.environ.get("KUBO43_HOME") or Path.home() / ".cache" / "casengine-peers" / "kubo-0.43.1") / "bin" / "ipfs"
@@ -54,21 +54,10 @@ def kubo_cli() -> OfflineKubo:
 
 
 @pytest.fixture
-def repo(tmp_path, monkeypatch):
-    monkeypatch.setenv("CASENGINE_REPO", str(tmp_path / "repo"))
-    return tmp_path / "repo"
+def repo(cli_repo):
+    return cli_repo
 
 
-def ours(capsysbinary, *argv: str) -> tuple[int, bytes, bytes]:
-    code = main(list(argv))
-    out, err = capsysbinary.readouterr()
-    return code, out, err
-
-
-def ours_text(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def kubos(kubo_cli: OfflineKubo, *argv: str, cwd=None) -> tuple[int, bytes, bytes]:
@@ -126,7 +115,7 @@ def test_an_invalid_cid_says_what_is_wrong(repo, capsys, text, says):
     """Not the multibase library's text (issue 17 item 11)."""
     Repo(repo).close()
     for argv in (["cat", text], ["pin", "ls", text], ["block", "stat", text], ["dag", "export", text]):
-        code, out, err = ours_text(capsys, *argv)
+        code, out, err = ours(capsys, *argv)
         assert code == 1 and says in err and err.count("\n") == 1, (argv, err)
         assert "multibase" not in err.replace("no multibase prefix", "") and "padding" not in err
 
@@ -135,7 +124,7 @@ def test_an_invalid_cid_says_what_is_wrong(repo, capsys, text, says):
 def test_ipns_names_are_said_not_to_be_resolved(repo, capsys, path):
     Repo(repo).close()
     for argv in (["cat", path], ["ls", path], ["get", path], ["pin", "add", path], ["block", "get", path]):
-        code, out, err = ours_text(capsys, *argv)
+        code, out, err = ours(capsys, *argv)
         assert (code, err) == (1, f"Error: {path}: IPNS names are not resolved here; give a CID or /ipfs/CID/path\n")
 
 
@@ -143,7 +132,7 @@ def test_garbage_given_to_dag_import_is_not_a_car(repo, tmp_path, capsys):
     for garbage in (b"garbage\n", b"\x01\x02", b"{\"roots\": []}", b"\xff" * 20):
         path = tmp_path / "x.car"
         path.write_bytes(garbage)
-        code, out, err = ours_text(capsys, "dag", "import", str(path))
+        code, out, err = ours(capsys, "dag", "import", str(path))
         assert code == 1 and err.startswith(f"Error: {path} is not a CAR file ("), (garbage, err)
 
 

@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from casengine import car as car_module
-from casengine.cli import main
 from casengine.cli.block import block_cid
 from casengine.dag import multihash
 from casengine.dag.cid import RAW, Cid
@@ -30,6 +29,7 @@ from casengine.importer import Importer
 from casengine.options import ImportOptions
 from casengine.repo import GC_BATCH, PinError, Repo, default_path
 from casengine.stores.memory import MemoryStore
+from cli_run import run
 
 from test_peers import rpc
 
@@ -280,17 +280,6 @@ def test_a_waiting_gc_holds_back_new_adds(repo, tmp_path):
 
 
 # -- the commands ---------------------------------------------------------------------------------
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture
-def cli_repo(tmp_path, monkeypatch):
-    monkeypatch.setenv("CASENGINE_REPO", str(tmp_path / "cli-repo"))
-    return tmp_path / "cli-repo"
-
 
 def test_pin_commands_as_in_kubos_help(cli_repo, tmp_path, capsys):
     """The session in Kubo's `ipfs pin ls --help` (core/commands/pin/pin.go), line for line."""

@@ -1,0 +1,12 @@
+"""casengine's CLI run inside the test process, as the tests that compare its output call it."""
+from __future__ import annotations
+
+from casengine.cli import main
+
+
+def run(capture, *argv: str) -> tuple:
+    """``casengine ARGV...``: (exit code, stdout, stderr) as *capture* took them (capsys: text,
+    capsysbinary: bytes)."""
+    code = main(list(argv))
+    out, err = capture.readouterr()
+    return code, out, err
