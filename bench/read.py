@@ -133,7 +133,12 @@ def sha256_threads(data: memoryview, threads: int) -> Sample:
     def work(lo: int, hi: int) -> None:
         for i in range(lo, hi, PIECE):
             hashlib.sha256(data[i:i + PIECE]).digest()
-    bounds = [len(data) * k // threads // PIECE * PIECE for k in range(threads)] + [len(data)]
+    return on_threads(work, len(data), threads)
+
+
+def on_threads(work, size: int, threads: int) -> Sample:
+    """*work(lo, hi)* over [0, *size*) cut into *threads* runs of whole pieces, one thread each, timed."""
+    bounds = [size * k // threads // PIECE * PIECE for k in range(threads)] + [size]
     workers = [threading.Thread(target=work, args=(bounds[k], bounds[k + 1])) for k in range(threads)]
     cpu, t = cpu_seconds(), time.perf_counter()
     for w in workers:
@@ -154,15 +159,8 @@ def pread_sha256(path: str, threads: int) -> Sample:
         buf = memoryview(bytearray(PIECE))
         for off in range(lo, hi, PIECE):
             hashlib.sha256(buf[:os.preadv(fd, [buf], off)]).digest()
-    bounds = [size * k // threads // PIECE * PIECE for k in range(threads)] + [size]
-    workers = [threading.Thread(target=work, args=(bounds[k], bounds[k + 1])) for k in range(threads)]
     try:
-        cpu, t = cpu_seconds(), time.perf_counter()
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        return Sample(time.perf_counter() - t, 0, load(), cpu_seconds() - cpu)
+        return on_threads(work, size, threads)
     finally:
         os.close(fd)
 
