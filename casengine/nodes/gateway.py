@@ -28,7 +28,6 @@ from .deadline import Deadline
 from .remote import RemoteTier, Source
 from .rpc_http import ApiAddress, Connection
 
-#: The environment variable naming the gateways, comma-separated.
 #: A block larger than this is refused unread (Kubo's own limit is 2 MiB).
 MAX_BLOCK = 4 << 20
 TIMEOUT = 30.0
