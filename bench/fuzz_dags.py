@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable
 
 from hypothesis import strategies as st
@@ -224,3 +225,53 @@ def _size_of(b: DagBuilder, cid: Cid) -> int:
     except DecodeError:
         return 0
     return (fs.filesize or 0) if fs.type == DataType.FILE else 0
+
+
+def directory_chain(dag: DagBuilder, depth: int) -> Cid:
+    node = dag.raw(b"bottom\n")
+    for _ in range(depth):
+        node = dag.directory([("d", node)])
+    return node
+
+
+def bad_shards(dag: DagBuilder) -> dict[str, tuple[Cid, str]]:
+    leaf = dag.raw(b"1")
+    slot = hamt.slot_of(hamt.hash_key("f"), 0, 8)
+    good = f"{slot:02X}f"
+    return {
+        "fanout 0": (dag.shard([(good, leaf)], fanout=0), "fanout"),
+        "fanout 3": (dag.shard([(good, leaf)], fanout=3), "fanout"),
+        "fanout 2**17": (dag.shard([(good, leaf)], fanout=1 << 17), "fanout"),
+        "bitfield with two bits": (dag.shard([(good, leaf)], bitfield=3), "bitfield"),
+        "bitfield past the fanout": (dag.shard([("00f", leaf)], fanout=16, bitfield=1 << 20), "bitfield"),
+        "no hash type": (dag.shard([(good, leaf)], hash_type=None), "hash type"),
+        "sha2 hash type": (dag.shard([(good, leaf)], hash_type=0x12), "hash type"),
+        "name without slot": (dag.shard([("f", leaf)]), "slot prefix"),
+        "name with non-hex slot": (dag.shard([("zzf", leaf)]), "slot prefix"),
+        "sub-shard that is a file": (dag.shard([(f"{slot:02X}", leaf)]), "not a shard"),
+        "sub-shard that is a directory": (dag.shard([(f"{slot:02X}", dag.directory([("f", leaf)]))]), "not a shard"),
+    }
+
+
+MALFORMED_PB = {
+    "not protobuf": b"\xff\xff",
+    "truncated": bytes.fromhex("0a0308"),
+    "data before links": bytes.fromhex("0a020801") + bytes.fromhex("1200"),
+    "link without hash": bytes.fromhex("1202" + "1200"),
+    "unknown field": bytes.fromhex("1a0100"),
+    "non-minimal varint": bytes.fromhex("0a8200" + "0801"),
+}
+
+
+def files_under(path: str) -> dict[str, bytes | str]:
+    """Relative path -> file bytes, or '-> target' for a symlink, of everything under *path*."""
+    out: dict[str, bytes | str] = {}
+    for d, dirs, files in os.walk(path):
+        for n in dirs + files:
+            p = os.path.join(d, n)
+            rel = os.path.relpath(p, path)
+            if os.path.islink(p):
+                out[rel] = "-> " + os.readlink(p)
+            elif os.path.isfile(p):
+                out[rel] = Path(p).read_bytes()
+    return out

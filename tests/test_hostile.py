@@ -1,7 +1,6 @@
 """Hostile DAGs: hash-valid blocks built by hand (bench/fuzz_dags.py) that lie about names, sizes,
 types, codecs and shape, read back through the Exporter (over an LMDB repo or a memory store)
-and through the command line (`casengine dag import` of a CAR, then `casengine get`, as
-subprocesses); then a short run of the fuzzer (bench/fuzz.py).
+(the command line and a short fuzz run: test_hostile_cli.py).
 
 Every case ends in a typed CasError (one line on stderr, exit 1, on the command line) or in a
 correct result contained in the output path. "Contained" is checked on the whole area around
@@ -14,7 +13,6 @@ from __future__ import annotations
 import io
 import itertools
 import os
-import subprocess
 import sys
 import tracemalloc
 from collections import Counter
@@ -40,9 +38,8 @@ from casengine.stores.memory import MemoryStore
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-import fuzz  # noqa: E402
-from fuzz_dags import BAD_NAMES, ESCAPING_TARGETS, DagBuilder, Sandbox  # noqa: E402
-from fuzz_targets import TARGETS  # noqa: E402
+from fuzz_dags import (BAD_NAMES, ESCAPING_TARGETS, MALFORMED_PB, DagBuilder, Sandbox, bad_shards,  # noqa: E402
+                       directory_chain, files_under)
 
 
 class CountingStore(MemoryStore):
@@ -79,20 +76,6 @@ def refused(ex: Exporter, root: Cid, sandbox: Sandbox, error: type[CasError], ma
         ex.get(root, sandbox.out)
     sandbox.check(out_exists=False)
     return info.value
-
-
-def files_under(path: str) -> dict[str, bytes | str]:
-    """Relative path -> file bytes, or '-> target' for a symlink, of everything under *path*."""
-    out: dict[str, bytes | str] = {}
-    for d, dirs, files in os.walk(path):
-        for n in dirs + files:
-            p = os.path.join(d, n)
-            rel = os.path.relpath(p, path)
-            if os.path.islink(p):
-                out[rel] = "-> " + os.readlink(p)
-            elif os.path.isfile(p):
-                out[rel] = Path(p).read_bytes()
-    return out
 
 
 # -- names -------------------------------------------------------------------------------------------
@@ -176,7 +159,7 @@ def test_duplicate_names_are_refused(repo, dag, sandbox, first, second):
 
 def test_duplicate_names_across_hamt_slots_are_refused(repo, dag, sandbox):
     leaf = dag.raw(b"1")
-    slot = hamt._slot(hamt.hash_key("x"), 0, 8)
+    slot = hamt.slot_of(hamt.hash_key("x"), 0, 8)
     root = dag.shard([(f"{slot:02X}x", dag.symlink(sandbox.outside)), (f"{(slot + 1) % 256:02X}x", dag.directory(
         [("canary.txt", leaf)]))], bitfield=(1 << slot) | (1 << (slot + 1) % 256))
     refused(repo.exporter, root, sandbox, UnsafePath, "duplicate directory entry 'x'")
@@ -220,13 +203,6 @@ def test_symlink_targets_no_file_system_can_hold_are_refused(repo, dag, sandbox,
 
 
 # -- depth -------------------------------------------------------------------------------------------
-def directory_chain(dag: DagBuilder, depth: int) -> Cid:
-    node = dag.raw(b"bottom\n")
-    for _ in range(depth):
-        node = dag.directory([("d", node)])
-    return node
-
-
 def test_100k_deep_directory_chain(sandbox):
     """No recursion anywhere: walk and path resolution go all the way; get stops at MAX_DEPTH
     with a typed error and removes what it built."""
@@ -424,25 +400,6 @@ def test_identity_inlined_directory_is_read(repo, dag, sandbox):
     assert files_under(sandbox.out) == {"f": b"hi"}
 
 
-def bad_shards(dag: DagBuilder) -> dict[str, tuple[Cid, str]]:
-    leaf = dag.raw(b"1")
-    slot = hamt._slot(hamt.hash_key("f"), 0, 8)
-    good = f"{slot:02X}f"
-    return {
-        "fanout 0": (dag.shard([(good, leaf)], fanout=0), "fanout"),
-        "fanout 3": (dag.shard([(good, leaf)], fanout=3), "fanout"),
-        "fanout 2**17": (dag.shard([(good, leaf)], fanout=1 << 17), "fanout"),
-        "bitfield with two bits": (dag.shard([(good, leaf)], bitfield=3), "bitfield"),
-        "bitfield past the fanout": (dag.shard([("00f", leaf)], fanout=16, bitfield=1 << 20), "bitfield"),
-        "no hash type": (dag.shard([(good, leaf)], hash_type=None), "hash type"),
-        "sha2 hash type": (dag.shard([(good, leaf)], hash_type=0x12), "hash type"),
-        "name without slot": (dag.shard([("f", leaf)]), "slot prefix"),
-        "name with non-hex slot": (dag.shard([("zzf", leaf)]), "slot prefix"),
-        "sub-shard that is a file": (dag.shard([(f"{slot:02X}", leaf)]), "not a shard"),
-        "sub-shard that is a directory": (dag.shard([(f"{slot:02X}", dag.directory([("f", leaf)]))]), "not a shard"),
-    }
-
-
 def test_bad_hamt_shards(repo, dag, sandbox):
     ex = repo.exporter
     for name, (root, match) in bad_shards(dag).items():
@@ -451,16 +408,6 @@ def test_bad_hamt_shards(repo, dag, sandbox):
         with pytest.raises(UnixFSError, match=match):
             ex.resolve(f"{root}/f")
         refused(ex, root, sandbox, UnixFSError, match)
-
-
-MALFORMED_PB = {
-    "not protobuf": b"\xff\xff",
-    "truncated": bytes.fromhex("0a0308"),
-    "data before links": bytes.fromhex("0a020801") + bytes.fromhex("1200"),
-    "link without hash": bytes.fromhex("1202" + "1200"),
-    "unknown field": bytes.fromhex("1a0100"),
-    "non-minimal varint": bytes.fromhex("0a8200" + "0801"),
-}
 
 
 @pytest.mark.parametrize("case", MALFORMED_PB)
@@ -472,124 +419,3 @@ def test_malformed_protobuf(repo, dag, sandbox, case):
             op()
     refused(ex, dag.directory([("ok", dag.raw(b"1")), ("bad", bad)]), sandbox, DagPbError)
     assert dict(repo.pins()) == {}
-
-
-# -- the command line: a CAR of hostile roots, `dag import`, then `get` --------------------------------
-def cli(repo: Path, *argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "casengine", "--repo", str(repo), *argv], capture_output=True,
-                          text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=300)
-
-
-def one_line_error(proc: subprocess.CompletedProcess, text: str) -> None:
-    assert proc.returncode == 1, proc
-    assert proc.stderr.startswith("Error: ") and proc.stderr.count("\n") == 1 and proc.stderr.endswith("\n"), proc
-    assert text in proc.stderr, proc.stderr
-
-
-@pytest.fixture(scope="module")
-def imported(tmp_path_factory) -> tuple[Path, dict[str, Cid]]:
-    """One repository holding, through `casengine dag import`, a CAR of hostile roots."""
-    tmp = tmp_path_factory.mktemp("hostile-cli")
-    b = DagBuilder(MemoryStore())
-    leaf = b.raw(b"payload\n")
-    roots = {
-        "bad name": b.directory([("ok", leaf), ("..", leaf)]),
-        "NUL name": b.directory([("a\0b", leaf)]),
-        "symlink then dir": b.directory([("x", b.symlink("../outside")), ("x", b.directory([("canary.txt", leaf)]))]),
-        "deep chain": directory_chain(b, 100_000),
-        "declared 2**63": b.directory([("f", b.file(children=[(leaf, 2**63)]))]),
-        "dag-cbor entry": b.directory([("c", b.cbor({"a": 1}))]),
-        "bad shard": bad_shards(b)["bitfield with two bits"][0],
-        "escaping symlinks": b.directory([(f"l{i}", b.symlink(t)) for i, t in enumerate(ESCAPING_TARGETS)]),
-    }
-    path = tmp / "hostile.car"
-    path.write_bytes(b.car(list(roots.values())))
-    repo = tmp / "repo"
-    proc = cli(repo, "dag", "import", str(path))
-    assert proc.returncode == 0 and proc.stderr == "", proc
-    assert proc.stdout.count("success") == len(roots)
-    return repo, roots
-
-
-CLI_REFUSALS = {
-    "bad name": "refusing directory entry name '..'",
-    "NUL name": "refusing directory entry name 'a\\x00b'",
-    "symlink then dir": "duplicate directory entry 'x'",
-    "deep chain": f"directory tree deeper than {MAX_DEPTH} levels",
-    "declared 2**63": "holds 8 bytes but",
-    "dag-cbor entry": "is dag-cbor, not UnixFS",
-    "bad shard": "HAMT bitfield does not match",
-}
-
-
-@pytest.mark.parametrize("case", CLI_REFUSALS)
-def test_cli_get_refuses_with_one_line(imported, tmp_path, case):
-    repo, roots = imported
-    sandbox = Sandbox(tmp_path / "area")
-    one_line_error(cli(repo, "get", str(roots[case]), "-o", sandbox.out), CLI_REFUSALS[case])
-    sandbox.check(out_exists=False)
-
-
-def test_cli_get_writes_escaping_symlinks_as_symlinks(imported, tmp_path):
-    repo, roots = imported
-    sandbox = Sandbox(tmp_path / "area")
-    proc = cli(repo, "get", str(roots["escaping symlinks"]), "-o", sandbox.out)
-    assert proc.returncode == 0 and proc.stderr == "", proc
-    sandbox.check(out_exists=True)
-    assert files_under(sandbox.out) == {f"l{i}": f"-> {t}" for i, t in enumerate(ESCAPING_TARGETS)}
-
-
-def test_cli_ls_shows_hostile_names_on_one_line_each(imported):
-    repo, roots = imported
-    proc = cli(repo, "ls", str(roots["NUL name"]))
-    # Kubo's EscNonPrint: Go's strconv.Quote without the quotes
-    assert proc.returncode == 0 and proc.stdout.count("\n") == 1 and ' a\\x00b\n' in proc.stdout, proc
-
-
-def test_cli_import_of_a_malformed_block_pins_nothing(tmp_path):
-    b = DagBuilder(MemoryStore())
-    bad = b.block(DAG_PB, MALFORMED_PB["data before links"])
-    path = tmp_path / "bad.car"
-    path.write_bytes(b.car([bad]))
-    repo = tmp_path / "repo"
-    # Kubo decodes every block it imports: the import fails at the block, before any pin
-    one_line_error(cli(repo, "dag", "import", str(path)), f'import failed at block "{bad}": PBNode field after Data')
-    with Repo(repo) as r:
-        assert dict(r.pins()) == {} and not r.store.has(bad)
-        r.store.put(bad, MALFORMED_PB["data before links"])  # as a block put without checks would
-    sandbox = Sandbox(tmp_path / "area")
-    one_line_error(cli(repo, "get", str(bad), "-o", sandbox.out), "PBNode field after Data")
-    sandbox.check(out_exists=False)
-
-
-@pytest.mark.parametrize("header", [
-    {"roots": [2**40], "version": 1},         # bytes(2**40) would have allocated a terabyte
-    {"roots": [-1], "version": 1},
-    {"roots": [], "version": True},
-], ids=["int root", "negative root", "bool version"])
-def test_cli_import_of_a_bad_car_header(tmp_path, header):
-    import dag_cbor
-    from casengine.dag import varint
-    body = dag_cbor.encode(header)
-    path = tmp_path / "bad.car"
-    path.write_bytes(varint.encode(len(body)) + body)
-    one_line_error(cli(tmp_path / "repo", "dag", "import", str(path)), "CAR header")
-
-
-@pytest.mark.parametrize("data", [
-    bytes.fromhex("80808080808080808001"),                                     # header length 2**63
-    car._V2_PRAGMA + bytes(16) + (2**62).to_bytes(8, "little") + bytes(16),   # CARv2 data offset 2**62
-], ids=["header length 2**63", "v2 offset 2**62"])
-def test_cars_that_declare_huge_lengths(tmp_path, data):
-    """Declared lengths are bounded (header) or read through in pieces (v2 padding), never allocated."""
-    path = tmp_path / "huge.car"
-    path.write_bytes(data)
-    with open(path, "rb") as f, pytest.raises(car.CarError):
-        list(car.CarReader(f))
-
-
-# -- a short fuzz run (bench/fuzz.py runs >= 100k inputs) ----------------------------------------------
-@pytest.mark.parametrize("target", TARGETS)
-def test_fuzz_target_raises_only_typed_errors(tmp_path, target):
-    result = fuzz.run(target, 300, 0, str(tmp_path))
-    assert result.failures == [] and result.inputs == 300

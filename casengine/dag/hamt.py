@@ -42,7 +42,7 @@ def _slot_bits(fanout: int) -> int:
     return fanout.bit_length() - 1
 
 
-def _slot(digest: bytes, depth: int, bits: int) -> int:
+def slot_of(digest: bytes, depth: int, bits: int) -> int:
     """The *depth*-th group of *bits* bits of *digest*, most significant first."""
     total = len(digest) * 8
     start = depth * bits
@@ -76,7 +76,7 @@ def _write_level(keyed: list[tuple[bytes, str, DagRef]], depth: int, bits: int, 
                  builder: CidBuilder, sink: BlockSink | None, stat: Stat | None = None) -> DagRef:
     slots: dict[int, list[tuple[bytes, str, DagRef]]] = {}
     for item in keyed:
-        slots.setdefault(_slot(item[0], depth, bits), []).append(item)
+        slots.setdefault(slot_of(item[0], depth, bits), []).append(item)
     links, bitfield = [], 0
     for slot in sorted(slots):
         bitfield |= 1 << slot
@@ -114,7 +114,7 @@ def child_for(node: pb.PBNode, fs: unixfs.UnixFSData, name: str, depth: int) -> 
     """The link in this shard (at *depth*) that leads to *name*: (link, is_subshard), or None."""
     fanout = check_shard(node, fs)
     width = len(_prefix(0, fanout))
-    want = _prefix(_slot(hash_key(name), depth, _slot_bits(fanout)), fanout)
+    want = _prefix(slot_of(hash_key(name), depth, _slot_bits(fanout)), fanout)
     for link in node.links:
         if link.name[:width] == want:
             if len(link.name) == width:
