@@ -1,6 +1,9 @@
 """casengine's CLI run inside the test process, as the tests that compare its output call it."""
 from __future__ import annotations
 
+import os
+import select
+import time
 from pathlib import Path
 
 from casengine.cli import main
@@ -19,3 +22,22 @@ def file_with(tmp_path: Path, data: bytes, name: str = "f.bin") -> Path:
     p = tmp_path / name
     p.write_bytes(data)
     return p
+
+
+def read_terminal(master: int, seconds: float = 60) -> tuple[bytes, bool]:
+    """What a pseudo-terminal's other side showed until its last writer closed it, read for at most
+    *seconds*; closes *master*. Returns the bytes and whether it closed in time."""
+    shown, deadline = b"", time.monotonic() + seconds
+    closed = False
+    while select.select([master], [], [], max(0, deadline - time.monotonic()))[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            closed = True
+            break
+        if not chunk:
+            closed = True
+            break
+        shown += chunk
+    os.close(master)
+    return shown, closed

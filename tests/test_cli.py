@@ -21,7 +21,7 @@ from casengine.cli import build_parser, leaf_parsers, main
 from casengine.errors import CidNotFound
 from casengine.options import ImportOptions
 from casengine.repo import Repo
-from cli_run import run
+from cli_run import read_terminal, run
 
 ROOT = Path(__file__).resolve().parent.parent
 MISSING = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"   # "hello world\n", never added here
@@ -140,16 +140,7 @@ def cli(repo: Path, *argv: str, tty: bool, stdin: bytes = b"") -> tuple[int, byt
                          stdout=subprocess.PIPE, stderr=slave, env=env)
     os.close(slave)
     out, _ = p.communicate(stdin, timeout=120)
-    err = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        err += chunk
-    os.close(master)
+    err, _ = read_terminal(master)
     return p.returncode, out, err.decode(errors="replace")
 
 

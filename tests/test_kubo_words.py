@@ -7,21 +7,19 @@ import fcntl
 import json
 import os
 import re
-import select
 import shutil
 import struct
 import subprocess
 import sys
 import tempfile
 import termios
-import time
 from pathlib import Path
 
 import pytest
 
 from casengine.dag.cid import Cid
 from casengine.repo import Repo
-from cli_run import run as ours
+from cli_run import read_terminal, run as ours
 
 ROOT = Path(__file__).resolve().parents[1]
 KUBO = Path(os.environ.get("KUBO43_HOME") or Path.home() / ".cache" / "casengine-peers" / "kubo-0.43.1") / "bin" / "ipfs"
@@ -198,17 +196,8 @@ def at_terminal(argv: list[str], env: dict, typed: bytes = b"", cwd=None) -> tup
     proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd)
     os.close(slave)
     os.write(master, typed + b"\x04")
-    shown, deadline = b"", time.monotonic() + 60
-    while select.select([master], [], [], max(0, deadline - time.monotonic()))[0]:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(master)
-    if proc.poll() is None and time.monotonic() > deadline:
+    shown, closed = read_terminal(master)
+    if not closed and proc.poll() is None:
         proc.kill()
         pytest.fail(f"{argv} still waits at the terminal after 60 s; it showed {shown!r}")
     return proc.wait(timeout=60), shown
