@@ -13,6 +13,8 @@ import fcntl
 import os
 import platform
 import shutil
+import signal
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,6 +54,17 @@ def require(*, needs_x86_64: bool, tools: tuple[str, ...]) -> None:
     problem = missing_tools(*tools)
     if problem:
         pytest.fail(problem, pytrace=False)
+
+
+def end(proc: subprocess.Popen, timeout: float, sig: int = signal.SIGTERM) -> None:
+    """Ask *proc* to exit with *sig* (its clean shutdown), give it *timeout* seconds, then SIGKILL it."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class Lease:

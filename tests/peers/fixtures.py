@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from . import jsipfs, kubo43, libkubo_default
+from . import end, jsipfs, kubo43, libkubo_default
 from .kubo43 import add as kubo43_add
 from .kubo43.rpc import KuboError, call
 from .kubo_oracle import kubo as oracle
@@ -84,7 +84,7 @@ class KuboRPC:
 
     def stop(self) -> None:
         if self.proc is not None:
-            jsipfs.stop(self.proc)
+            end(self.proc, 10)
             self.proc = None
 
     def restart(self) -> None:

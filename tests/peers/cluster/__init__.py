@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .. import end
 from ..kubo43 import Daemon as Kubo
 
 VERSION = "1.1.0"
@@ -145,13 +146,8 @@ class Peer:
         return (self.dir / "daemon.log").read_text(errors="replace")
 
     def stop(self, timeout: float = 20) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)   # the daemon's own clean shutdown
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            end(self.proc, timeout, signal.SIGINT)   # SIGINT: the daemon's own clean shutdown
         self.proc = None
         self.kubo.remove()
 

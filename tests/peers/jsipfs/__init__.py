@@ -18,6 +18,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from .. import end
+
 HERE = Path(__file__).resolve().parent
 FILES = ("package.json", "package-lock.json", "rpc-daemon.mjs", "listen-fd.cjs")  # as in setup.sh
 BASE = Path(os.environ.get("JSIPFS_HOME") or Path(
@@ -84,7 +86,7 @@ def start(repo: Path, port: int = 0, timeout: float = 60) -> tuple[subprocess.Po
         if proc.poll() is not None:
             raise RuntimeError(f"js-ipfs daemon exited ({proc.returncode}); see {repo}.log")
         if time.monotonic() > deadline:
-            stop(proc)
+            end(proc, 10)
             raise TimeoutError(f"js-ipfs daemon not ready after {timeout} s; see {repo}.log")
         time.sleep(0.05)
     return proc, port
@@ -98,12 +100,3 @@ def _ready(port: int, repo: Path) -> bool:
     except OSError:
         return False
     return (repo / "api").exists()
-
-
-def stop(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()

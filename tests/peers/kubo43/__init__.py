@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from .. import end
 from .rpc import KuboError, call
 
 VERSION = "0.43.1"
@@ -129,12 +130,7 @@ class Daemon:
                 call(self.api_socket, "shutdown", timeout=5)
                 self.proc.wait(timeout)
             except (OSError, KuboError, subprocess.TimeoutExpired):
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
+                end(self.proc, timeout)
         self.proc = None
 
     def remove(self) -> None:
