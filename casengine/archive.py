@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Iterator
 
 from .dag.meta import stored_mode, stored_mtime_ns
 from .dag.unixfs import DataType
-from .errors import UnsafePath
+from .errors import UnixFSError, UnsafePath
+from .exporter import MAX_DEPTH
 from .fsutil import check_name
 
 if TYPE_CHECKING:
@@ -154,6 +155,8 @@ def tar_stream(ex: "Exporter", root: "Node", name: str) -> Iterator["bytes | mem
         raw = path.encode("utf-8", "surrogateescape")
         mode = stored_mode(node.fs) or _DEFAULT_MODES.get(node.type, 0o644)
         if node.is_dir:
+            if len(stack) > MAX_DEPTH:   # the depth get refuses (stack: the root's level, then one per directory)
+                raise UnixFSError(f"directory tree deeper than {MAX_DEPTH} levels")
             yield header(raw, b"5", mode, 0, _seconds(node))
             stack.append(_entries(ex, path, node))
         elif node.type == DataType.SYMLINK:

@@ -83,6 +83,16 @@ def test_cli_get_refuses_with_one_line(imported, tmp_path, case):
     sandbox.check(out_exists=False)
 
 
+def test_cli_get_archive_refuses_what_get_refuses_by_depth(imported, tmp_path):
+    """get -a of the 100k-deep chain: refused at get's depth in one line, no archive left (it wrote a
+    tar whose paths grew with the depth, quadratic in all: a 20k chain ran past 30 s)."""
+    repo, roots = imported
+    out = tmp_path / "area" / "deep"
+    out.parent.mkdir()
+    one_line_error(cli(repo, "get", "-a", str(roots["deep chain"]), "-o", str(out)), CLI_REFUSALS["deep chain"])
+    assert os.listdir(out.parent) == []
+
+
 def test_cli_get_writes_escaping_symlinks_as_symlinks(imported, tmp_path):
     repo, roots = imported
     sandbox = Sandbox(tmp_path / "area")
