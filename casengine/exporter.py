@@ -127,9 +127,7 @@ class Exporter:
                     break
                 link, is_shard = found
                 if is_shard:
-                    shard, depth, link = self.node(link.cid), depth + 1, None
-                    if shard.type != DataType.HAMT_SHARD:
-                        raise UnixFSError(f"HAMT sub-shard {shard.cid} is not a shard")
+                    shard, depth, link = self.sub_shard(link), depth + 1, None
         if link is None:
             raise CidNotFound(path or name, f'no link named "{name}" under {node.cid}')
         return self.node(link.cid)
@@ -144,13 +142,22 @@ class Exporter:
             if not isinstance(item, Node):
                 yield item
 
+    def sub_shard(self, link: pb.PBLink, seen: set[bytes] | None = None) -> Node:
+        """The HAMT sub-shard *link* points to, refused unless it is one, and refused if *seen* (the
+        shards one walk has met) holds it already: in a real HAMT each sits at its own hash prefix,
+        and a shard tree that reuses one could list exponentially many entries."""
+        if seen is not None:
+            if link.cid.multihash in seen:
+                raise UnixFSError(f"HAMT sub-shard {link.cid} is linked twice")
+            seen.add(link.cid.multihash)
+        sub = self.node(link.cid)
+        if sub.type != DataType.HAMT_SHARD:
+            raise UnixFSError(f"HAMT sub-shard {sub.cid} is not a shard")
+        return sub
+
     def hamt_walk(self, node: Node) -> Iterator["tuple[str, pb.PBLink] | Node"]:
         """A HAMT directory's entries as (name, link) and its sub-shards as Nodes when reached,
-        depth-first in link order.
-
-        A sub-shard linked twice is refused: in a real HAMT each sits at its own hash prefix,
-        and a shard tree that reuses one could list exponentially many entries.
-        """
+        depth-first in link order (a sub-shard linked twice is refused: :meth:`sub_shard`)."""
         stack = [iter(hamt.entries(node.pb, node.fs))]
         shards: set[bytes] = set()
         while stack:
@@ -164,12 +171,7 @@ class Exporter:
                 continue
             if len(stack) > 8 * 8:
                 raise UnixFSError("HAMT nested deeper than its hash allows")
-            if link.cid.multihash in shards:
-                raise UnixFSError(f"HAMT sub-shard {link.cid} is linked twice")
-            shards.add(link.cid.multihash)
-            sub = self.node(link.cid)
-            if sub.type != DataType.HAMT_SHARD:
-                raise UnixFSError(f"HAMT sub-shard {sub.cid} is not a shard")
+            sub = self.sub_shard(link, shards)
             yield sub
             stack.append(iter(hamt.entries(sub.pb, sub.fs)))
 

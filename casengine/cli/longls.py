@@ -80,7 +80,8 @@ def walk_order(ex: "Exporter", node: "Node") -> Iterator[tuple[str, "PBLink"]]:
     """A directory's (name, link) entries in the order Kubo's ``ls --stream`` meets them:
     a basic directory's in link order; boxo walks a HAMT shard by shard, each shard's own entries
     in link order before any of its sub-shards', level by level (where its parallel walk is
-    deterministic, up to two levels, this is its order). A sub-shard linked twice is refused."""
+    deterministic, up to two levels, this is its order). A sub-shard linked twice is refused
+    (Exporter.sub_shard)."""
     if node.type != DataType.HAMT_SHARD:
         yield from ex.links(node)
         return
@@ -91,15 +92,9 @@ def walk_order(ex: "Exporter", node: "Node") -> Iterator[tuple[str, "PBLink"]]:
             for name, link in hamt.entries(shard.pb, shard.fs):
                 if name is not None:
                     yield name, link
-                    continue
-                if link.cid.multihash in seen:
-                    raise UnixFSError(f"HAMT sub-shard {link.cid} is linked twice")
-                seen.add(link.cid.multihash)
-                below.append(link.cid)
-        level = [ex.node(cid) for cid in below]
-        for sub in level:
-            if sub.type != DataType.HAMT_SHARD:
-                raise UnixFSError(f"HAMT sub-shard {sub.cid} is not a shard")
+                else:
+                    below.append(link)
+        level = [ex.sub_shard(link, seen) for link in below]
         if not level:
             return
     raise UnixFSError("HAMT nested deeper than its hash allows")
